@@ -1,0 +1,17 @@
+"""`lakehouse bench`: measures the generator and the pipeline and prints the figures."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("bench")
+@click.option("--days", type=int, default=30, show_default=True, help="Days for the full-run measurement.")
+@click.option("--events-per-day", type=int, default=None, help="Scale (default: the generator's default).")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Where to build the bench warehouse.")
+@click.option("--keep", is_flag=True, help="Keep the bench warehouse afterwards.")
+def command(days: int, events_per_day: int | None, workdir: str | None, keep: bool) -> None:
+    """Generator rows/s (and the speed-up over a per-row Faker loop), full run and one more day."""
+    from lakehouse.bench import run_bench
+
+    run_bench(days=days, events_per_day=events_per_day, workdir=workdir, keep=keep)

@@ -1,0 +1,51 @@
+"""`lakehouse run`: every pending landing batch through bronze, silver and gold in one Spark session."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from lakehouse.errors import UserError
+from lakehouse.report import ConsoleListener, console, summary_table
+from lakehouse.settings import load_settings
+from lakehouse.warehouse import Warehouse
+
+LAYERS = ("bronze", "silver", "gold")
+
+
+@click.command("run")
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Choice(LAYERS),
+    help="Run only these layers (repeatable). Default: all, in order.",
+)
+def command(layers: tuple[str, ...]) -> None:
+    """Process everything new since the last run, through every layer, and print a summary."""
+    from lakehouse.pipeline import runner
+    from lakehouse.pipeline.context import RunContext
+    from lakehouse.spark import get_spark
+    from lakehouse.tables import Tables
+
+    settings = load_settings()
+    warehouse = Warehouse(settings)
+    if not warehouse.exists(warehouse.uri("landing")):
+        raise UserError(f"no landing data in {warehouse.root}: run `lakehouse generate --days 30` first")
+    clock = time.perf_counter()
+    with console.status("Starting Spark …"):
+        spark = get_spark(settings)
+    spark_seconds = time.perf_counter() - clock
+    console.print(f"Spark ({settings.spark_master}) ready in {spark_seconds:.1f}s · warehouse {warehouse.root}")
+    ctx = RunContext(Tables(warehouse, spark))
+    results = runner.run(ctx, layers or LAYERS, ConsoleListener())
+    total = time.perf_counter() - clock
+    if not any(r.did_work for r in results):
+        console.print("Nothing new since the last run; no table changed.")
+        return
+    console.print(summary_table(results, title=f"Run {ctx.run_id}"))
+    console.print(
+        f"Done in {total:.1f}s ({spark_seconds:.1f}s starting Spark). "
+        'Look at the data with `lakehouse status` or `lakehouse sql "select ..."`.'
+    )

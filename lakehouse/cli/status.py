@@ -1,0 +1,94 @@
+"""`lakehouse status`: every table with its Delta version and rows, pending landing batches, and the last runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+from rich.table import Table
+
+from lakehouse.entities import ENTITIES
+from lakehouse.pipeline.context import batch_id
+from lakehouse.report import console
+from lakehouse.settings import load_settings
+from lakehouse.warehouse import Warehouse
+
+
+def _rows(table: DeltaTable) -> int:
+    actions = table.get_add_actions(flatten=True)
+    column = actions.column("num_records")
+    return int(sum(v for v in column.to_pylist() if v is not None))
+
+
+@click.command("status")
+@click.option("--runs", type=int, default=15, show_default=True, help="How many recent audit rows to show.")
+def command(runs: int) -> None:
+    """Show the warehouse: tables, versions and row counts, landing batches waiting, and the latest runs."""
+    warehouse = Warehouse(load_settings())
+    warehouse.require_exists()
+    options = warehouse.storage_options() or None
+
+    tables = Table(title=f"Tables in {warehouse.root}", title_justify="left")
+    for col, justify in (
+        ("table", "left"),
+        ("version", "right"),
+        ("rows", "right"),
+        ("files", "right"),
+        ("last change", "left"),
+    ):
+        tables.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for name in warehouse.tables():
+        dt = DeltaTable(warehouse.table_uri(name), storage_options=options)
+        last = dt.history(1)[0]
+        when = datetime.fromtimestamp(last["timestamp"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        tables.add_row(
+            name, str(dt.version()), f"{_rows(dt):,}", str(len(dt.file_uris())), f"{when} {last['operation']}"
+        )
+    console.print(tables)
+
+    pending = Table(title="Landing batches", title_justify="left")
+    for col in ("feed", "days landed", "last landed", "ingested up to", "waiting"):
+        pending.add_column(col)
+    for entity in ENTITIES:
+        days = warehouse.landing_days(entity.name)
+        uri = warehouse.table_uri(f"bronze.{entity.name}")
+        done = None
+        if DeltaTable.is_deltatable(uri, storage_options=options):
+            done = DeltaTable(uri, storage_options=options).transaction_version(f"bronze.{entity.name}")
+        waiting = [d for d in days if batch_id(d) > (done or 0)]
+        pending.add_row(
+            entity.name,
+            str(len(days)),
+            str(days[-1]) if days else "-",
+            str(done or "-"),
+            str(len(waiting)) if waiting else "0",
+        )
+    console.print(pending)
+
+    audit_uri = warehouse.table_uri("ops.run_audit")
+    if DeltaTable.is_deltatable(audit_uri, storage_options=options):
+        audit = DeltaTable(audit_uri, storage_options=options).to_pyarrow_table()
+        audit = audit.sort_by([("started_at", "descending")]).slice(0, runs)
+        recent = Table(title="Latest steps (ops.run_audit)", title_justify="left")
+        for col in ("run", "step", "batches", "in", "out", "quarantined", "dup", "s", "status"):
+            recent.add_column(col)
+        for r in audit.to_pylist():
+            recent.add_row(
+                r["run_id"],
+                r["step"],
+                f"{r['batch_from'] or ''}→{r['batch_to'] or ''}",
+                f"{r['rows_in']:,}",
+                f"{r['rows_out']:,}",
+                f"{r['rows_quarantined']:,}",
+                f"{r['rows_duplicate']:,}",
+                f"{r['duration_seconds']:.1f}",
+                r["status"] if r["status"] != "failed" else f"failed: {r['error']}",
+            )
+        console.print(recent)
+        failed = pc.sum(pc.equal(audit.column("status"), "failed")).as_py() or 0
+        if failed:
+            console.print(f"[red]{failed} of the latest steps failed[/red]")
+    else:
+        console.print("No runs yet: `lakehouse run` processes the landing batches.")

@@ -1,0 +1,57 @@
+"""What every pipeline step receives and returns."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark.sql import SparkSession
+
+from lakehouse.tables import Tables
+from lakehouse.warehouse import Warehouse
+
+
+def batch_id(day) -> int:  # type: ignore[no-untyped-def]
+    """Return the batch id of a landing day: its date as the number YYYYMMDD."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+@dataclass
+class RunContext:
+    """One pipeline run: the tables it works on and when it started."""
+
+    tables: Tables
+    run_id: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6])
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def spark(self) -> SparkSession:
+        return self.tables.spark
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return self.tables.warehouse
+
+
+@dataclass
+class StepResult:
+    """What one step did: rows in, rows out, rows quarantined and duplicates removed, per target table."""
+
+    step: str
+    table: str
+    batch_from: int | None = None
+    batch_to: int | None = None
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    status: str = "ok"  # ok, skipped (nothing new), failed
+    error: str | None = None
+    seconds: float = 0.0
+    started_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def did_work(self) -> bool:
+        return self.status != "skipped"

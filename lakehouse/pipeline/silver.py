@@ -1,0 +1,286 @@
+"""Silver: typed, validated, deduplicated and conformed tables, upserted by business key.
+
+Every step reads the bronze batches after its own watermark, sends rows that break a rule to `silver.quarantine`
+(entity, rule, reason, the record and where it came from), drops records delivered before (duplicates, counted),
+and writes its tables. Follow-up work (current customer rows, order status) is derived from what the batch range
+committed, so a step interrupted half-way finishes correctly when re-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+
+from lakehouse.entities import CUSTOMERS as CUSTOMER_FEED
+from lakehouse.entities import EVENTS as EVENT_FEED
+from lakehouse.entities import INVENTORY as INVENTORY_FEED
+from lakehouse.entities import ORDER_STATUS as STATUS_FEED
+from lakehouse.entities import ORDERS as ORDER_FEED
+from lakehouse.entities import PRODUCTS as PRODUCT_FEED
+from lakehouse.entities import Entity
+from lakehouse.pipeline import bronze
+from lakehouse.pipeline.context import RunContext, StepResult
+from lakehouse.tables import Commit, TableSpec, sql_in
+from lakehouse.transforms import silver as tf
+
+QUARANTINE = TableSpec(
+    "silver.quarantine",
+    "Records that broke a data-quality rule: the entity, the rule, why, the record as JSON, and its source.",
+    partition_by=("entity",),
+)
+CUSTOMERS = TableSpec("silver.customers", "Customers as they are now: one row per customer.", keys=("customer_id",))
+CUSTOMERS_HISTORY = TableSpec(
+    "silver.customers_history",
+    "Every version of every customer, effective from its updated_at; the source of the SCD2 dimension.",
+    keys=("customer_id", "updated_at"),
+)
+PRODUCTS = TableSpec("silver.products", "Products as they are now: one row per product.", keys=("product_id",))
+PRODUCTS_HISTORY = TableSpec(
+    "silver.products_history",
+    "Every version of every product, effective from its updated_at; the source of the SCD2 dimension.",
+    keys=("product_id", "updated_at"),
+)
+ORDERS = TableSpec(
+    "silver.orders",
+    "One row per order with its amounts, current status and the time it reached each status.",
+    keys=("order_id",),
+)
+ORDER_ITEMS = TableSpec(
+    "silver.order_items",
+    "One row per order line with quantity, price, discount and amounts.",
+    keys=("order_id", "line_no"),
+)
+ORDER_STATUS_HISTORY = TableSpec(
+    "silver.order_status_history", "Every status change of every order.", keys=("status_id",)
+)
+EVENTS = TableSpec(
+    "silver.events",
+    "Clickstream events, deduplicated, partitioned by the day they happened (late arrivals land in their own day).",
+    keys=("event_id",),
+    partition_by=("event_date",),
+)
+INVENTORY_MOVEMENTS = TableSpec(
+    "silver.inventory_movements", "Stock movements with signed quantities.", keys=("movement_id",)
+)
+
+TABLES = (
+    QUARANTINE,
+    CUSTOMERS,
+    CUSTOMERS_HISTORY,
+    PRODUCTS,
+    PRODUCTS_HISTORY,
+    ORDERS,
+    ORDER_ITEMS,
+    ORDER_STATUS_HISTORY,
+    EVENTS,
+    INVENTORY_MOVEMENTS,
+)
+
+
+def _day(batch: int) -> str:
+    return date(batch // 10000, batch // 100 % 100, batch % 100).isoformat()
+
+
+def _batch_range(lo: int, hi: int) -> str:
+    return f"_batch_id > {lo} and _batch_id <= {hi}"
+
+
+class _Step:
+    """Bookkeeping shared by the silver steps: the pending bronze range, reading it, quarantining, counting."""
+
+    def __init__(self, ctx: RunContext, feed: Entity, primary: TableSpec, name: str):
+        self.ctx = ctx
+        self.feed = feed
+        self.primary = primary
+        self.result = StepResult(step=name, table=primary.name)
+        source = bronze.table_spec(feed).name
+        self.done = ctx.tables.watermark(primary.name, name) or 0
+        self.available = ctx.tables.watermark(source, source) or 0
+        self.source = source
+
+    @property
+    def pending(self) -> bool:
+        return self.available > self.done
+
+    @property
+    def commit(self) -> Commit:
+        return Commit(self.result.step, self.available)
+
+    def read_bronze(self) -> DataFrame:
+        lo, hi = self.done, self.available
+        self.result.batch_from, self.result.batch_to = lo + 1 if lo else None, hi
+        where = f"_batch_date > '{_day(lo)}' and _batch_date <= '{_day(hi)}'" if lo else f"_batch_date <= '{_day(hi)}'"
+        return self.ctx.tables.read(self.source, where=where)
+
+    def check(self, df: DataFrame, rules: Sequence[tf.Rule]) -> DataFrame:
+        """Apply `rules`, quarantine the rows that break one, and return the rest (persisted, still untyped)."""
+        checked = df.transform(tf.apply_rules(rules)).persist(StorageLevel.MEMORY_AND_DISK)
+        self.result.rows_in = checked.count()
+        quarantine = checked.transform(tf.quarantine_rows(self.feed.name, self.feed.fields, rules, self.ctx.started_at))
+        self.result.rows_quarantined = self.ctx.tables.append(QUARANTINE, quarantine, commit=self.commit).rows
+        self._persisted = checked
+        return tf.valid_rows(checked)
+
+    def finish(self, inserted: int) -> StepResult:
+        r = self.result
+        r.rows_out = inserted
+        r.rows_duplicate = r.rows_in - r.rows_quarantined - inserted
+        if getattr(self, "_persisted", None) is not None:
+            self._persisted.unpersist()
+        return r
+
+    def skipped(self) -> StepResult:
+        self.result.status = "skipped"
+        return self.result
+
+    def known(self, spec: TableSpec, column: str) -> DataFrame:
+        """Return the keys already in a silver table (an empty frame when it does not exist yet)."""
+        if self.ctx.tables.exists(spec.name):
+            return self.ctx.tables.read(spec.name).select(column)
+        return self.ctx.spark.createDataFrame([], f"{column} string")
+
+
+def _dimension(
+    ctx: RunContext,
+    feed: Entity,
+    rules: Sequence[tf.Rule],
+    typed: Callable[[DataFrame], DataFrame],
+    key: str,
+    history: TableSpec,
+    current: TableSpec,
+) -> StepResult:
+    """Load new versions of a dimension into its history table, then bring the current table up to date."""
+    step = _Step(ctx, feed, current, f"silver.{feed.name}")
+    if not step.pending:
+        return step.skipped()
+    valid = step.check(step.read_bronze(), rules)
+    versions = valid.transform(typed).transform(tf.first_per_key([key, "updated_at"]))
+    if ctx.tables.exists(history.name):
+        versions = versions.transform(tf.not_in(ctx.tables.read(history.name), [key, "updated_at"]))
+    inserted = ctx.tables.append(history, versions, commit=step.commit).rows
+
+    committed = ctx.tables.read(history.name, where=_batch_range(step.done, step.available))
+    latest = committed.transform(tf.latest_version(key))
+    ctx.tables.merge(current, latest, update_when="s.updated_at > t.updated_at", commit=step.commit)
+    return step.finish(inserted)
+
+
+def customers(ctx: RunContext) -> StepResult:
+    """Silver customers: versions into `silver.customers_history`, the latest into `silver.customers`."""
+    return _dimension(
+        ctx,
+        CUSTOMER_FEED,
+        tf.customer_rules(),
+        tf.typed_customers,
+        "customer_id",
+        CUSTOMERS_HISTORY,
+        CUSTOMERS,
+    )
+
+
+def products(ctx: RunContext) -> StepResult:
+    """Silver products: versions into `silver.products_history`, the latest into `silver.products`."""
+    return _dimension(
+        ctx, PRODUCT_FEED, tf.product_rules(), tf.typed_products, "product_id", PRODUCTS_HISTORY, PRODUCTS
+    )
+
+
+def orders(ctx: RunContext) -> StepResult:
+    """Silver orders and order lines: new orders inserted once, checked against known customers and products."""
+    step = _Step(ctx, ORDER_FEED, ORDERS, "silver.orders")
+    if not step.pending:
+        return step.skipped()
+    prepared = (
+        step.read_bronze()
+        .transform(tf.with_parsed_items)
+        .transform(tf.flag_known(step.known(CUSTOMERS, "customer_id"), "customer_id", "customer_id", "_customer_known"))
+        .transform(tf.flag_known_items(step.known(PRODUCTS, "product_id")))
+    )
+    valid = step.check(prepared, tf.order_rules())
+    new = valid.transform(tf.first_per_key(["order_id"])).transform(
+        tf.not_in(step.known(ORDERS, "order_id"), ["order_id"])
+    )
+    new = new.persist(StorageLevel.MEMORY_AND_DISK)
+    lines = tf.order_lines(new)
+    ctx.tables.append(ORDER_ITEMS, lines, commit=step.commit)
+    inserted = ctx.tables.append(ORDERS, tf.order_headers(new, lines), commit=step.commit).rows
+    new.unpersist()
+    return step.finish(inserted)
+
+
+def order_status(ctx: RunContext) -> StepResult:
+    """Silver order status: changes into `silver.order_status_history`, then each touched order's status."""
+    step = _Step(ctx, STATUS_FEED, ORDERS, "silver.order_status")
+    if not step.pending:
+        return step.skipped()
+    step.result.table = ORDER_STATUS_HISTORY.name
+    prepared = step.read_bronze().transform(
+        tf.flag_known(step.known(ORDERS, "order_id"), "order_id", "order_id", "_order_known")
+    )
+    valid = step.check(prepared, tf.order_status_rules())
+    changes = valid.transform(tf.typed_status_changes).transform(tf.first_per_key(["status_id"]))
+    changes = changes.transform(tf.not_in(step.known(ORDER_STATUS_HISTORY, "status_id"), ["status_id"]))
+    inserted = ctx.tables.append(ORDER_STATUS_HISTORY, changes, commit=step.commit).rows
+
+    history = ctx.tables.read(ORDER_STATUS_HISTORY.name)
+    touched = history.where(_batch_range(step.done, step.available)).select("order_id").distinct()
+    affected = ctx.tables.read(ORDERS.name).join(touched, on="order_id", how="left_semi")
+    updated = affected.transform(
+        tf.apply_status_history(history.join(touched, on="order_id", how="left_semi"), step.available)
+    )
+    ctx.tables.merge(ORDERS, updated, commit=step.commit)
+    return step.finish(inserted)
+
+
+def events(ctx: RunContext) -> StepResult:
+    """Silver events: typed, checked, deduplicated on event_id, appended to the day each event happened."""
+    step = _Step(ctx, EVENT_FEED, EVENTS, "silver.events")
+    if not step.pending:
+        return step.skipped()
+    prepared = (
+        step.read_bronze()
+        .transform(tf.flag_known(step.known(PRODUCTS, "product_id"), "product_id", "product_id", "_product_known"))
+        .transform(tf.flag_known(step.known(CUSTOMERS, "customer_id"), "customer_id", "customer_id", "_customer_known"))
+    )
+    valid = step.check(prepared, tf.event_rules())
+    typed = valid.transform(tf.typed_events).transform(tf.first_per_key(["event_id"]))
+    typed = typed.persist(StorageLevel.MEMORY_AND_DISK)
+    days = sorted(r[0] for r in typed.select("event_date").distinct().collect())
+    if ctx.tables.exists(EVENTS.name) and days:
+        typed_new = typed.transform(
+            tf.not_in(ctx.tables.read(EVENTS.name, where=sql_in("event_date", days)), ["event_id"])
+        )
+    else:
+        typed_new = typed
+    inserted = ctx.tables.append(EVENTS, typed_new, commit=step.commit).rows
+    typed.unpersist()
+    return step.finish(inserted)
+
+
+def inventory(ctx: RunContext) -> StepResult:
+    """Silver inventory movements: typed, checked (signs, products), inserted once per movement_id."""
+    step = _Step(ctx, INVENTORY_FEED, INVENTORY_MOVEMENTS, "silver.inventory")
+    if not step.pending:
+        return step.skipped()
+    prepared = step.read_bronze().transform(
+        tf.flag_known(step.known(PRODUCTS, "product_id"), "product_id", "product_id", "_product_known")
+    )
+    valid = step.check(prepared, tf.inventory_rules())
+    movements = valid.transform(tf.typed_movements).transform(tf.first_per_key(["movement_id"]))
+    movements = movements.transform(tf.not_in(step.known(INVENTORY_MOVEMENTS, "movement_id"), ["movement_id"]))
+    inserted = ctx.tables.append(INVENTORY_MOVEMENTS, movements, commit=step.commit).rows
+    return step.finish(inserted)
+
+
+# In dependency order: facts are checked against the dimensions loaded before them.
+STEPS: tuple[Callable[[RunContext], StepResult], ...] = (
+    customers,
+    products,
+    orders,
+    order_status,
+    events,
+    inventory,
+)

@@ -1,0 +1,77 @@
+"""How runs are shown to a person: the live step list and the closing summary table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from lakehouse.pipeline.context import StepResult
+
+console = Console(stderr=False, highlight=False)
+
+
+def _batches(r: StepResult) -> str:
+    if r.batch_to is None:
+        return ""
+    return f"{r.batch_from or '…'} → {r.batch_to}" if r.batch_from != r.batch_to else str(r.batch_to)
+
+
+def summary_table(results: Sequence[StepResult], title: str = "Run summary") -> Table:
+    """Return a table of rows in, out, quarantined and duplicate per step, with a total line."""
+    table = Table(title=title, title_justify="left", show_footer=True)
+    table.add_column("step", footer="total")
+    table.add_column("batches")
+    for name, attr in (
+        ("rows in", "rows_in"),
+        ("rows out", "rows_out"),
+        ("quarantined", "rows_quarantined"),
+        ("duplicates", "rows_duplicate"),
+    ):
+        table.add_column(name, justify="right", footer=f"{sum(getattr(r, attr) for r in results):,}")
+    table.add_column("seconds", justify="right", footer=f"{sum(r.seconds for r in results):.1f}")
+    table.add_column("status")
+    for r in results:
+        style = {"failed": "red", "skipped": "dim"}.get(r.status, "")
+        table.add_row(
+            r.step,
+            _batches(r),
+            f"{r.rows_in:,}",
+            f"{r.rows_out:,}",
+            f"{r.rows_quarantined:,}",
+            f"{r.rows_duplicate:,}",
+            f"{r.seconds:.1f}",
+            r.status if r.status != "skipped" else "nothing new",
+            style=style,
+        )
+    return table
+
+
+class ConsoleListener:
+    """Prints one line per step as it finishes, so a long run shows where it is."""
+
+    def __init__(self, out: Console | None = None):
+        self.out = out or console
+        self._status = None
+
+    def started(self, step: str, index: int, total: int) -> None:
+        self._status = self.out.status(f"[{index}/{total}] {step} …")
+        self._status.start()
+
+    def finished(self, result: StepResult, index: int, total: int) -> None:
+        if self._status is not None:
+            self._status.stop()
+        if result.status == "skipped":
+            detail = "nothing new"
+        elif result.status == "failed":
+            detail = f"[red]failed[/red]: {result.error}"
+        else:
+            detail = (
+                f"{result.rows_in:,} in → {result.rows_out:,} out"
+                + (f", {result.rows_quarantined:,} quarantined" if result.rows_quarantined else "")
+                + (f", {result.rows_duplicate:,} duplicates" if result.rows_duplicate else "")
+            )
+        self.out.print(f"[{index:>2}/{total}] {result.step:<28} {detail}  [dim]{result.seconds:.1f}s[/dim]")

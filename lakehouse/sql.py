@@ -1,0 +1,146 @@
+"""The embedded SQL engine: Trino-dialect SQL over the warehouse's Delta tables, answered by DuckDB.
+
+A query is parsed as Trino SQL (sqlglot), every table it names is bound to the Delta table of that name through
+DuckDB's delta extension, and the query is run as DuckDB SQL. No JVM is involved, so an answer takes about a second.
+Tables are named as in the stack's Trino catalog: `silver.orders`, or fully qualified `lakehouse.silver.orders`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from lakehouse.errors import UserError
+from lakehouse.warehouse import LAYERS, Warehouse
+
+CATALOG = "lakehouse"
+
+
+@dataclass
+class QueryResult:
+    """Rows of a query, with the DuckDB SQL that produced them and the time taken."""
+
+    table: pa.Table
+    duckdb_sql: str
+    seconds: float
+
+
+def _load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load a DuckDB extension from its PyPI package (offline machines cannot `INSTALL` from the network)."""
+    import importlib
+
+    module = importlib.import_module(f"duckdb_extension_{name}")
+    version = con.sql("pragma version").fetchone()[0]  # type: ignore[index]
+    path = Path(module.__file__).parent / "extensions" / version / f"{name}.duckdb_extension"
+    if not path.is_file():
+        raise UserError(f"the DuckDB {name} extension for DuckDB {version} is not installed: run `make setup`")
+    con.execute(f"load '{path}'")
+
+
+def connect(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
+    """Return an in-memory DuckDB connection that can read the warehouse's Delta tables."""
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
+    _load_extension(con, "delta")
+    if warehouse.is_s3:
+        _load_extension(con, "httpfs")
+        s = warehouse.settings
+        endpoint = (s.s3_endpoint or "").split("://", 1)[-1]
+        parts = [
+            "type s3",
+            f"region '{s.s3_region}'",
+            "url_style 'path'",
+            f"use_ssl {'false' if (s.s3_endpoint or '').startswith('http://') else 'true'}",
+        ]
+        if endpoint:
+            parts.append(f"endpoint '{endpoint}'")
+        if s.s3_access_key:
+            parts.append(f"key_id '{s.s3_access_key}'")
+        if s.s3_secret_key:
+            parts.append(f"secret '{s.s3_secret_key}'")
+        con.execute(f"create or replace secret lakehouse_s3 ({', '.join(parts)})")
+    return con
+
+
+def referenced_tables(expression: exp.Expression) -> set[tuple[str, str]]:
+    """Return the (schema, table) pairs a query reads, leaving out its own CTEs."""
+    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
+    found = set()
+    for table in expression.find_all(exp.Table):
+        name = table.name.lower()
+        schema = table.db.lower()
+        if not schema and name in ctes:
+            continue
+        if not name:  # table functions and the like
+            continue
+        found.add((schema, name))
+    return found
+
+
+class SqlEngine:
+    """Answers Trino-dialect SQL over the warehouse on DuckDB."""
+
+    def __init__(self, warehouse: Warehouse, dialect: str = "trino"):
+        self.warehouse = warehouse
+        self.dialect = dialect
+        self.con = connect(warehouse)
+        self._bound: set[str] = set()
+
+    def tables(self) -> list[str]:
+        return self.warehouse.tables()
+
+    def _bind(self, schema: str, table: str) -> None:
+        name = f"{schema}.{table}"
+        if name in self._bound:
+            return
+        if schema not in LAYERS:
+            raise UserError(
+                f"unknown table {name or table!r}: name tables as <schema>.<table> "
+                f"with a schema of {', '.join(LAYERS)} (try `lakehouse status`)"
+            )
+        uri = self.warehouse.table_uri(name)
+        from deltalake import DeltaTable
+
+        if not DeltaTable.is_deltatable(uri, storage_options=self.warehouse.storage_options() or None):
+            known = ", ".join(t for t in self.tables() if t.startswith(f"{schema}.")) or "none yet"
+            raise UserError(f"unknown table {name}: tables in {schema} are {known}")
+        self.con.execute(f'create schema if not exists "{schema}"')
+        self.con.execute(f'create or replace view "{schema}"."{table}" as select * from delta_scan(\'{uri}\')')
+        self._bound.add(name)
+
+    def translate(self, sql: str) -> str:
+        """Return `sql` (in the engine's dialect) as DuckDB SQL, with every table it reads bound to its Delta table."""
+        try:
+            statements = [s for s in sqlglot.parse(sql, read=self.dialect) if s is not None]
+        except ParseError as exc:
+            first = exc.errors[0] if exc.errors else {}
+            where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
+            raise UserError(f"SQL syntax error{where}: {first.get('description', exc)}") from None
+        if len(statements) != 1:
+            raise UserError("give exactly one SQL statement")
+        statement = statements[0]
+        if not isinstance(statement, exp.Query | exp.Describe):
+            raise UserError(f"only queries are allowed here, not {statement.key.upper()}")
+        for table in statement.find_all(exp.Table):
+            if table.catalog and table.catalog.lower() == CATALOG:
+                table.set("catalog", None)
+        for schema, table in sorted(referenced_tables(statement)):
+            self._bind(schema, table)
+        return statement.sql(dialect="duckdb")
+
+    def query(self, sql: str) -> QueryResult:
+        """Run one Trino-dialect query and return its rows as Arrow."""
+        clock = time.perf_counter()
+        duck_sql = self.translate(sql)
+        try:
+            result = self.con.execute(duck_sql).to_arrow_table()
+        except duckdb.Error as exc:
+            message = str(exc).strip().splitlines()[0]
+            raise UserError(f"query failed: {message}") from None
+        return QueryResult(result, duck_sql, time.perf_counter() - clock)

@@ -1,0 +1,362 @@
+"""The table layer: every Delta read and write in the lakehouse goes through `Tables`.
+
+A table is named `layer.table` and described by a `TableSpec` kept beside the code that writes it. The Delta engine
+sits behind `DeltaEngine`; the default, `DeltaRsEngine`, commits with delta-rs (no Delta jars needed) and lets Spark
+read a table's current snapshot as Parquet files.
+
+Idempotence: a write can carry a `Commit(app_id, version)`, stored in the Delta log as an application transaction.
+A write whose app has already committed that version (or a later one) is skipped, so re-running a batch changes
+nothing, and the data and the marker land in one atomic commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from lakehouse.errors import PipelineError, UserError
+from lakehouse.warehouse import Warehouse, parse_table_name
+
+# Tables that delta-rs writes keep deletion vectors off, so every engine (DuckDB, Trino, Spark) can read them.
+TABLE_CONFIGURATION = {"delta.enableDeletionVectors": "false"}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What a table is: name, meaning, business key and layout. Lives beside the code that writes the table."""
+
+    name: str
+    description: str
+    keys: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    owner: str = "data-platform"
+
+    def __post_init__(self) -> None:
+        parse_table_name(self.name)
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Commit:
+    """An idempotence marker: `app_id` has consumed everything up to batch `version`."""
+
+    app_id: str
+    version: int
+
+
+@dataclass
+class WriteResult:
+    """What a write did to a table."""
+
+    table: str
+    rows: int
+    version: int | None
+    skipped: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class DeltaEngine(Protocol):
+    """The operations the pipeline needs from a Delta implementation."""
+
+    def exists(self, uri: str) -> bool: ...
+    def version(self, uri: str) -> int | None: ...
+    def app_version(self, uri: str, app_id: str) -> int | None: ...
+    def read(self, uri: str, *, version: int | None = None, where: str | None = None) -> DataFrame: ...
+    def write(
+        self,
+        spec: TableSpec,
+        uri: str,
+        df: DataFrame,
+        *,
+        mode: str,
+        predicate: str | None,
+        commit: Commit | None,
+    ) -> WriteResult: ...
+    def merge(
+        self,
+        spec: TableSpec,
+        uri: str,
+        df: DataFrame,
+        *,
+        on: Sequence[str],
+        update_when: str | None,
+        insert_only: bool,
+        commit: Commit | None,
+    ) -> WriteResult: ...
+    def history(self, uri: str, limit: int | None = None) -> list[dict[str, Any]]: ...
+    def optimize(self, uri: str) -> dict[str, Any]: ...
+    def vacuum(self, uri: str, retention_hours: int) -> list[str]: ...
+
+
+def _nullable(schema: pa.Schema) -> pa.Schema:
+    """Return `schema` with every field (nested ones too) nullable, the way Delta tables are usually declared."""
+
+    def relax(dtype: pa.DataType) -> pa.DataType:
+        if pa.types.is_struct(dtype):
+            return pa.struct([pa.field(f.name, relax(f.type), nullable=True) for f in dtype])
+        if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+            return pa.list_(pa.field(dtype.value_field.name, relax(dtype.value_type), nullable=True))
+        if pa.types.is_map(dtype):
+            return pa.map_(dtype.key_type, relax(dtype.item_type))
+        return dtype
+
+    return pa.schema([pa.field(f.name, relax(f.type), nullable=True) for f in schema])
+
+
+class DeltaRsEngine:
+    """Delta through delta-rs: Spark computes, Arrow carries the rows, delta-rs commits."""
+
+    def __init__(self, spark: SparkSession, warehouse: Warehouse):
+        self.spark = spark
+        self.warehouse = warehouse
+        self.options = warehouse.storage_options() or None
+
+    def _table(self, uri: str, version: int | None = None) -> DeltaTable | None:
+        try:
+            return DeltaTable(uri, version=version, storage_options=self.options)
+        except TableNotFoundError:
+            return None
+
+    def exists(self, uri: str) -> bool:
+        return DeltaTable.is_deltatable(uri, storage_options=self.options)
+
+    def version(self, uri: str) -> int | None:
+        table = self._table(uri)
+        return table.version() if table else None
+
+    def app_version(self, uri: str, app_id: str) -> int | None:
+        table = self._table(uri)
+        return table.transaction_version(app_id) if table else None
+
+    def arrow_schema(self, uri: str) -> pa.Schema | None:
+        table = self._table(uri)
+        return pa.schema(table.schema().to_arrow()) if table else None
+
+    def read(self, uri: str, *, version: int | None = None, where: str | None = None) -> DataFrame:
+        table = self._table(uri, version)
+        if table is None:
+            raise PipelineError(f"no Delta table at {uri}")
+        schema = from_arrow_schema(pa.schema(table.schema().to_arrow()))
+        files = table.file_uris(file_pruning_predicate=where) if where else table.file_uris()
+        if not files:
+            return self.spark.createDataFrame([], schema)
+        spark_uri = self.warehouse.spark_uri
+        frame = (
+            self.spark.read.schema(schema).option("basePath", spark_uri(uri)).parquet(*(spark_uri(f) for f in files))
+        )
+        # Spark appends partition columns last; give the table's own column order back.
+        frame = frame.select(*schema.fieldNames())
+        return frame.where(where) if where else frame
+
+    def _arrow(self, uri: str, df: DataFrame) -> pa.Table:
+        data = df.toArrow()
+        target = self.arrow_schema(uri)
+        if target is None:
+            return data.cast(_nullable(data.schema))
+        missing = [n for n in target.names if n not in data.schema.names]
+        extra = [n for n in data.schema.names if n not in target.names]
+        if missing or extra:
+            raise PipelineError(
+                f"schema of {uri} does not match the data: missing {missing or 'none'}, new {extra or 'none'}; "
+                "a schema change needs a migration (or drop the table and re-run)"
+            )
+        try:
+            return data.select(target.names).cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise PipelineError(f"data does not fit the schema of {uri}: {exc}") from exc
+
+    @staticmethod
+    def _commit_properties(commit: Commit | None) -> CommitProperties | None:
+        if commit is None:
+            return None
+        return CommitProperties(app_transactions=[Transaction(app_id=commit.app_id, version=commit.version)])
+
+    def _already_done(self, uri: str, commit: Commit | None) -> bool:
+        if commit is None:
+            return False
+        done = self.app_version(uri, commit.app_id)
+        return done is not None and done >= commit.version
+
+    def write(
+        self,
+        spec: TableSpec,
+        uri: str,
+        df: DataFrame,
+        *,
+        mode: str,
+        predicate: str | None,
+        commit: Commit | None,
+    ) -> WriteResult:
+        if self._already_done(uri, commit):
+            return WriteResult(spec.name, 0, self.version(uri), skipped=True)
+        data = self._arrow(uri, df)
+        creating = not self.exists(uri)
+        write_deltalake(
+            uri,
+            data,
+            mode=mode,  # type: ignore[arg-type]
+            predicate=predicate if not creating else None,
+            partition_by=list(spec.partition_by) or None,
+            description=spec.description if creating else None,
+            configuration=TABLE_CONFIGURATION if creating else None,
+            storage_options=self.options,
+            commit_properties=self._commit_properties(commit),
+        )
+        return WriteResult(spec.name, data.num_rows, self.version(uri))
+
+    def merge(
+        self,
+        spec: TableSpec,
+        uri: str,
+        df: DataFrame,
+        *,
+        on: Sequence[str],
+        update_when: str | None,
+        insert_only: bool,
+        commit: Commit | None,
+    ) -> WriteResult:
+        if self._already_done(uri, commit):
+            return WriteResult(spec.name, 0, self.version(uri), skipped=True)
+        if not self.exists(uri):
+            return self.write(spec, uri, df, mode="append", predicate=None, commit=commit)
+        data = self._arrow(uri, df)
+        if data.num_rows == 0:  # nothing to upsert, but the commit marker must still be recorded
+            return self.write(spec, uri, df, mode="append", predicate=None, commit=commit)
+        condition = " and ".join(f"t.{k} = s.{k}" for k in on)
+        merger = DeltaTable(uri, storage_options=self.options).merge(
+            data,
+            predicate=condition,
+            source_alias="s",
+            target_alias="t",
+            commit_properties=self._commit_properties(commit),
+        )
+        if not insert_only:
+            merger = merger.when_matched_update_all(predicate=update_when)
+        metrics = merger.when_not_matched_insert_all().execute()
+        return WriteResult(spec.name, data.num_rows, self.version(uri), metrics=dict(metrics))
+
+    def history(self, uri: str, limit: int | None = None) -> list[dict[str, Any]]:
+        table = self._table(uri)
+        return table.history(limit) if table else []
+
+    def optimize(self, uri: str) -> dict[str, Any]:
+        table = self._table(uri)
+        return dict(table.optimize.compact()) if table else {}
+
+    def vacuum(self, uri: str, retention_hours: int) -> list[str]:
+        table = self._table(uri)
+        if table is None:
+            return []
+        return table.vacuum(retention_hours=retention_hours, enforce_retention_duration=False, dry_run=False)
+
+
+def _engine(spark: SparkSession, warehouse: Warehouse) -> DeltaEngine:
+    name = warehouse.settings.delta_engine
+    if name == "delta-rs":
+        return DeltaRsEngine(spark, warehouse)
+    raise UserError(f"LAKEHOUSE_DELTA_ENGINE={name} is not available in this build yet; use delta-rs (the default)")
+
+
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_\-:. ]*$")
+
+
+def sql_in(column: str, values: Sequence[object]) -> str:
+    """Return a SQL predicate `column in (...)` over plain values (dates, numbers, ids), safely quoted."""
+    rendered = []
+    for value in values:
+        text = str(value)
+        if not _SAFE_VALUE.match(text):
+            raise PipelineError(f"refusing to build a predicate on {column} from the value {text!r}")
+        rendered.append(text if isinstance(value, int) else f"'{text}'")
+    return f"{column} in ({', '.join(rendered)})" if rendered else "false"
+
+
+class Tables:
+    """Named Delta tables in one warehouse, read and written with one engine."""
+
+    def __init__(self, warehouse: Warehouse, spark: SparkSession, engine: DeltaEngine | None = None):
+        self.warehouse = warehouse
+        self.spark = spark
+        self.engine = engine or _engine(spark, warehouse)
+
+    def uri(self, name: str) -> str:
+        return self.warehouse.table_uri(name)
+
+    def exists(self, name: str) -> bool:
+        return self.engine.exists(self.uri(name))
+
+    def version(self, name: str) -> int | None:
+        """Return the table's current Delta version, or None when it does not exist yet."""
+        return self.engine.version(self.uri(name))
+
+    def watermark(self, name: str, app_id: str) -> int | None:
+        """Return the last batch `app_id` committed to the table, or None when it never has."""
+        return self.engine.app_version(self.uri(name), app_id)
+
+    def read(self, name: str, *, version: int | None = None, where: str | None = None) -> DataFrame:
+        """Return the table (or one of its versions) as a Spark DataFrame, optionally pruned by a predicate."""
+        if not self.exists(name):
+            raise UserError(f"table {name} does not exist yet: run `lakehouse run` first")
+        return self.engine.read(self.uri(name), version=version, where=where)
+
+    def read_or_empty(self, name: str, empty: DataFrame, *, where: str | None = None) -> DataFrame:
+        """Return the table, or `empty` (same schema) when the table does not exist yet."""
+        return self.read(name, where=where) if self.exists(name) else empty
+
+    def append(self, spec: TableSpec, df: DataFrame, *, commit: Commit | None = None) -> WriteResult:
+        """Append `df`; with a commit marker, once per (app, batch)."""
+        return self.engine.write(spec, self.uri(spec.name), df, mode="append", predicate=None, commit=commit)
+
+    def overwrite(
+        self, spec: TableSpec, df: DataFrame, *, predicate: str | None = None, commit: Commit | None = None
+    ) -> WriteResult:
+        """Replace the whole table, or only the rows matching `predicate` (which every row of `df` must match)."""
+        return self.engine.write(spec, self.uri(spec.name), df, mode="overwrite", predicate=predicate, commit=commit)
+
+    def merge(
+        self,
+        spec: TableSpec,
+        df: DataFrame,
+        *,
+        on: Sequence[str] | None = None,
+        update_when: str | None = None,
+        insert_only: bool = False,
+        commit: Commit | None = None,
+    ) -> WriteResult:
+        """Upsert `df` on the spec's keys: update matches (where `update_when` holds), insert the rest."""
+        keys = tuple(on or spec.keys)
+        if not keys:
+            raise PipelineError(f"merge into {spec.name} needs key columns")
+        return self.engine.merge(
+            spec,
+            self.uri(spec.name),
+            df,
+            on=keys,
+            update_when=update_when,
+            insert_only=insert_only,
+            commit=commit,
+        )
+
+    def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        return self.engine.history(self.uri(name), limit)
+
+    def optimize(self, name: str) -> dict[str, Any]:
+        return self.engine.optimize(self.uri(name))
+
+    def vacuum(self, name: str, retention_hours: int = 168) -> list[str]:
+        return self.engine.vacuum(self.uri(name), retention_hours)
+
+    def names(self) -> list[str]:
+        """Return every Delta table in the warehouse, as `layer.table`, sorted."""
+        return self.warehouse.tables()

@@ -1,0 +1,530 @@
+"""Silver transforms: type, validate, deduplicate and conform the bronze feeds.
+
+Validation is a list of `Rule`s checked in order; a row gets the name of the first rule it breaks in `_rule`, or
+null. Rules run required → type → value → reference, so a record is blamed for its most basic fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+Transform = Callable[[DataFrame], DataFrame]
+
+MONEY = T.DecimalType(12, 2)
+RULE = "_rule"
+LINEAGE = ("_source_file", "_source_line", "_batch_id")
+
+EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "remove_from_cart", "checkout", "purchase")
+PRODUCT_EVENTS = ("product_view", "add_to_cart", "remove_from_cart")
+ORDER_STATUSES = ("paid", "shipped", "delivered", "cancelled", "returned")
+# The order a status takes in an order's life; breaks ties between changes stamped with the same time.
+STATUS_RANK = {"placed": 0, "paid": 1, "shipped": 2, "delivered": 3, "cancelled": 4, "returned": 5}
+MILESTONES = ("paid", "shipped", "delivered", "cancelled", "returned")
+MOVEMENT_TYPES = ("initial", "receipt", "sale", "return", "adjustment")
+
+
+# -- column helpers ---------------------------------------------------------------------------------------------------
+def to_timestamp(text: Column) -> Column:
+    """Return an ISO 8601 text as a timestamp, or null when it is not one."""
+    return F.try_to_timestamp(text)
+
+
+def to_money(text: Column) -> Column:
+    """Return a decimal text as money (12,2), or null when it is not a number."""
+    return text.try_cast(MONEY)
+
+
+def to_int(text: Column) -> Column:
+    """Return a text as a whole number, or null when it is not one ("2.5" and "three" are not)."""
+    return text.try_cast("int")
+
+
+def to_bool(text: Column) -> Column:
+    return text.try_cast("boolean")
+
+
+def to_date(text: Column) -> Column:
+    return text.try_cast("date")
+
+
+def blank(text: Column) -> Column:
+    """Return true where a text is null or only white space."""
+    return text.isNull() | (F.trim(text) == "")
+
+
+def unparsed(text: Column, typed: Column) -> Column:
+    """Return true where a text was given but did not convert to its type."""
+    return ~blank(text) & typed.isNull()
+
+
+# -- rules ------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """A data-quality rule: `violated` is true for a row that breaks it; `reason` says so to a person."""
+
+    name: str
+    violated: Column
+    reason: str
+
+
+def required(field: str) -> Rule:
+    return Rule(f"required:{field}", blank(F.col(field)), f"{field} is missing")
+
+
+def typed(field: str, typed_column: Column, kind: str) -> Rule:
+    return Rule(f"type:{field}", unparsed(F.col(field), typed_column), f"{field} is not {kind}")
+
+
+def check(name: str, violated: Column, reason: str) -> Rule:
+    return Rule(name, violated, reason)
+
+
+def apply_rules(rules: Sequence[Rule]) -> Transform:
+    """Return a transform that sets `_rule` to the name of the first rule a row breaks (null if none)."""
+
+    def apply(df: DataFrame) -> DataFrame:
+        first = F.coalesce(*(F.when(r.violated, F.lit(r.name)) for r in rules), F.lit(None).cast("string"))
+        return df.withColumn(RULE, first)
+
+    return apply
+
+
+def reasons(rules: Sequence[Rule]) -> dict[str, str]:
+    return {r.name: r.reason for r in rules}
+
+
+def quarantine_rows(entity: str, fields: Sequence[str], rules: Sequence[Rule], at: object) -> Transform:
+    """Return a transform keeping rows that broke a rule, shaped for `silver.quarantine`."""
+    reason_of = F.create_map(*(x for name, text in reasons(rules).items() for x in (F.lit(name), F.lit(text))))
+
+    def select(df: DataFrame) -> DataFrame:
+        record = F.to_json(F.struct(*fields, "_extra_fields"))
+        return df.where(F.col(RULE).isNotNull()).select(
+            F.lit(entity).alias("entity"),
+            F.col(RULE).alias("rule"),
+            reason_of[F.col(RULE)].alias("reason"),
+            record.alias("record"),
+            *LINEAGE,
+            F.lit(at).cast("timestamp").alias("quarantined_at"),
+        )
+
+    return select
+
+
+def valid_rows(df: DataFrame) -> DataFrame:
+    return df.where(F.col(RULE).isNull()).drop(RULE)
+
+
+def first_per_key(keys: Sequence[str]) -> Transform:
+    """Return a transform keeping the first arrival of each key (by batch, file, line): later ones are duplicates."""
+    order = Window.partitionBy(*keys).orderBy(*LINEAGE)
+
+    def keep(df: DataFrame) -> DataFrame:
+        return df.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
+
+    return keep
+
+
+def not_in(existing: DataFrame, keys: Sequence[str]) -> Transform:
+    """Return a transform dropping rows whose key is already in `existing` (they were delivered before)."""
+
+    def anti(df: DataFrame) -> DataFrame:
+        return df.join(existing.select(*keys).distinct(), on=list(keys), how="left_anti")
+
+    return anti
+
+
+def flag_known(known: DataFrame, column: str, key: str, flag: str) -> Transform:
+    """Return a transform adding boolean `flag`: true when `column` is null or found in `known[key]`."""
+
+    def join(df: DataFrame) -> DataFrame:
+        keys = known.select(F.col(key).alias("_known_key")).distinct().withColumn("_found", F.lit(True))
+        joined = df.join(F.broadcast(keys), df[column] == keys["_known_key"], how="left")
+        return joined.withColumn(flag, F.col(column).isNull() | F.col("_found").isNotNull()).drop(
+            "_known_key", "_found"
+        )
+
+    return join
+
+
+# -- customers and products ------------------------------------------------------------------------------------------
+def customer_rules() -> list[Rule]:
+    """Return the rules a customer record must pass, in the order they are checked."""
+    return [
+        required("customer_id"),
+        required("email"),
+        required("signup_date"),
+        required("updated_at"),
+        typed("signup_date", to_date(F.col("signup_date")), "a date (YYYY-MM-DD)"),
+        typed("updated_at", to_timestamp(F.col("updated_at")), "a timestamp"),
+        typed("marketing_opt_in", to_bool(F.col("marketing_opt_in")), "true or false"),
+        check("format:email", ~F.col("email").contains("@"), "email has no @"),
+    ]
+
+
+def typed_customers(df: DataFrame) -> DataFrame:
+    """Return valid bronze customers as typed silver customer versions."""
+    return df.select(
+        F.trim("customer_id").alias("customer_id"),
+        "first_name",
+        "last_name",
+        F.lower(F.trim("email")).alias("email"),
+        "phone",
+        "street_address",
+        "city",
+        "postal_code",
+        F.upper(F.trim("country")).alias("country"),
+        to_date(F.col("signup_date")).alias("signup_date"),
+        F.coalesce(to_bool(F.col("marketing_opt_in")), F.lit(False)).alias("marketing_opt_in"),
+        to_timestamp(F.col("updated_at")).alias("updated_at"),
+        *LINEAGE,
+    )
+
+
+def product_rules() -> list[Rule]:
+    """Return the rules a product record must pass, in the order they are checked."""
+    return [
+        required("product_id"),
+        required("sku"),
+        required("name"),
+        required("price"),
+        required("updated_at"),
+        typed("price", to_money(F.col("price")), "a number"),
+        typed("cost", to_money(F.col("cost")), "a number"),
+        typed("active", to_bool(F.col("active")), "true or false"),
+        typed("updated_at", to_timestamp(F.col("updated_at")), "a timestamp"),
+        check("negative:price", to_money(F.col("price")) < 0, "price is negative"),
+        check("negative:cost", to_money(F.col("cost")) < 0, "cost is negative"),
+    ]
+
+
+def typed_products(df: DataFrame) -> DataFrame:
+    """Return valid bronze products as typed silver product versions."""
+    return df.select(
+        F.trim("product_id").alias("product_id"),
+        F.trim("sku").alias("sku"),
+        "name",
+        "category",
+        "subcategory",
+        "brand",
+        to_money(F.col("price")).alias("price"),
+        to_money(F.col("cost")).alias("cost"),
+        F.coalesce(to_bool(F.col("active")), F.lit(True)).alias("active"),
+        to_timestamp(F.col("updated_at")).alias("updated_at"),
+        *LINEAGE,
+    )
+
+
+def latest_version(key: str) -> Transform:
+    """Return a transform keeping each key's most recent version (by `updated_at`)."""
+    order = Window.partitionBy(key).orderBy(F.col("updated_at").desc(), F.col("_batch_id").desc())
+
+    def keep(df: DataFrame) -> DataFrame:
+        return df.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
+
+    return keep
+
+
+# -- orders -----------------------------------------------------------------------------------------------------------
+ITEM_TEXT = T.ArrayType(
+    T.StructType(
+        [
+            T.StructField(name, T.StringType())
+            for name in ("line_no", "product_id", "sku", "quantity", "unit_price", "discount_amount")
+        ]
+    )
+)
+
+
+def with_parsed_items(df: DataFrame) -> DataFrame:
+    """Return bronze orders with `_items`: the items JSON parsed (fields still text), null when unparseable."""
+    return df.withColumn("_items", F.from_json(F.col("items"), ITEM_TEXT))
+
+
+def _any_item(predicate: Callable[[Column], Column]) -> Column:
+    return F.coalesce(F.exists("_items", predicate), F.lit(False))
+
+
+def order_rules() -> list[Rule]:
+    """Return the rules an order record must pass, in the order they are checked."""
+    return [
+        required("order_id"),
+        required("customer_id"),
+        required("order_ts"),
+        required("items"),
+        typed("order_ts", to_timestamp(F.col("order_ts")), "a timestamp"),
+        typed("shipping_amount", to_money(F.col("shipping_amount")), "a number"),
+        check(
+            "type:items",
+            F.col("_items").isNull() | (F.size("_items") == 0),
+            "items is not a list of order lines",
+        ),
+        check(
+            "required:items.product_id",
+            _any_item(lambda i: blank(i["product_id"])),
+            "an item has no product_id",
+        ),
+        check("required:items.quantity", _any_item(lambda i: blank(i["quantity"])), "an item has no quantity"),
+        check(
+            "type:items.quantity",
+            _any_item(lambda i: unparsed(i["quantity"], to_int(i["quantity"]))),
+            "an item's quantity is not a whole number",
+        ),
+        check(
+            "type:items.unit_price",
+            _any_item(lambda i: blank(i["unit_price"]) | unparsed(i["unit_price"], to_money(i["unit_price"]))),
+            "an item's unit_price is missing or not a number",
+        ),
+        check(
+            "type:items.discount_amount",
+            _any_item(lambda i: unparsed(i["discount_amount"], to_money(i["discount_amount"]))),
+            "an item's discount_amount is not a number",
+        ),
+        check("negative:shipping_amount", to_money(F.col("shipping_amount")) < 0, "shipping_amount is negative"),
+        check(
+            "negative:items.quantity",
+            _any_item(lambda i: to_int(i["quantity"]) <= 0),
+            "an item's quantity is zero or negative",
+        ),
+        check(
+            "negative:items.unit_price",
+            _any_item(lambda i: to_money(i["unit_price"]) < 0),
+            "a unit_price is negative",
+        ),
+        check(
+            "negative:items.discount_amount",
+            _any_item(lambda i: to_money(i["discount_amount"]) < 0),
+            "a discount_amount is negative",
+        ),
+        check("reference:customer_id", ~F.col("_customer_known"), "customer_id is not a known customer"),
+        check(
+            "reference:items.product_id",
+            ~F.col("_products_known"),
+            "an item's product_id is not a known product",
+        ),
+    ]
+
+
+def flag_known_items(known_products: DataFrame) -> Transform:
+    """Return a transform adding `_products_known`: every item's product_id is a known product."""
+
+    def flag(df: DataFrame) -> DataFrame:
+        keys = known_products.select(F.col("product_id").alias("_pid")).distinct().withColumn("_found", F.lit(True))
+        lines = df.select(*LINEAGE, F.explode_outer("_items").alias("_item")).select(
+            *LINEAGE, F.col("_item.product_id").alias("_pid")
+        )
+        found = (
+            lines.join(F.broadcast(keys), on="_pid", how="left")
+            .groupBy(*LINEAGE)
+            .agg(F.bool_and(F.col("_pid").isNull() | F.col("_found").isNotNull()).alias("_products_known"))
+        )
+        return df.join(found, on=list(LINEAGE), how="left").withColumn(
+            "_products_known", F.coalesce("_products_known", F.lit(True))
+        )
+
+    return flag
+
+
+def order_lines(df: DataFrame) -> DataFrame:
+    """Return valid orders (with `_items`) as one typed row per order line."""
+    item = F.col("_item")
+    quantity = to_int(item["quantity"])
+    unit_price = to_money(item["unit_price"])
+    discount = F.coalesce(to_money(item["discount_amount"]), F.lit(0).cast(MONEY))
+    gross = (quantity * unit_price).cast(MONEY)
+    exploded = df.select("order_id", "order_ts", "_batch_id", F.posexplode("_items").alias("_pos", "_item"))
+    return exploded.select(
+        "order_id",
+        F.coalesce(to_int(item["line_no"]), F.col("_pos") + 1).alias("line_no"),
+        F.trim(item["product_id"]).alias("product_id"),
+        item["sku"].alias("sku"),
+        quantity.alias("quantity"),
+        unit_price.alias("unit_price"),
+        gross.alias("gross_amount"),
+        discount.alias("discount_amount"),
+        (gross - discount).cast(MONEY).alias("net_amount"),
+        F.to_date(to_timestamp(F.col("order_ts"))).alias("order_date"),
+        "_batch_id",
+    )
+
+
+def order_headers(df: DataFrame, lines: DataFrame) -> DataFrame:
+    """Return valid orders as typed silver orders (status `placed`), with amounts summed from their lines."""
+    totals = lines.groupBy("order_id").agg(
+        F.count("*").alias("item_count"),
+        F.sum("quantity").cast("int").alias("units"),
+        F.sum("gross_amount").cast(MONEY).alias("gross_amount"),
+        F.sum("discount_amount").cast(MONEY).alias("discount_amount"),
+        F.sum("net_amount").cast(MONEY).alias("net_amount"),
+    )
+    ts = to_timestamp(F.col("order_ts"))
+    no_ts = F.lit(None).cast("timestamp")
+    return df.join(totals, on="order_id", how="inner").select(
+        "order_id",
+        F.trim("customer_id").alias("customer_id"),
+        ts.alias("order_ts"),
+        F.to_date(ts).alias("order_date"),
+        F.coalesce("currency", F.lit("EUR")).alias("currency"),
+        "payment_method",
+        "channel",
+        "shipping_country",
+        "item_count",
+        "units",
+        "gross_amount",
+        "discount_amount",
+        F.coalesce(to_money(F.col("shipping_amount")), F.lit(0).cast(MONEY)).alias("shipping_amount"),
+        "net_amount",
+        F.lit("placed").alias("status"),
+        ts.alias("status_ts"),
+        no_ts.alias("paid_at"),
+        no_ts.alias("shipped_at"),
+        no_ts.alias("delivered_at"),
+        no_ts.alias("cancelled_at"),
+        no_ts.alias("returned_at"),
+        "_batch_id",
+    )
+
+
+# -- order status -----------------------------------------------------------------------------------------------------
+def order_status_rules() -> list[Rule]:
+    """Return the rules an order status record must pass, in the order they are checked."""
+    return [
+        required("status_id"),
+        required("order_id"),
+        required("status"),
+        required("status_ts"),
+        typed("status_ts", to_timestamp(F.col("status_ts")), "a timestamp"),
+        check("accepted:status", ~F.col("status").isin(*ORDER_STATUSES), "status is not a known order status"),
+        check("reference:order_id", ~F.col("_order_known"), "order_id is not a known order"),
+    ]
+
+
+def typed_status_changes(df: DataFrame) -> DataFrame:
+    return df.select(
+        F.trim("status_id").alias("status_id"),
+        F.trim("order_id").alias("order_id"),
+        F.col("status"),
+        to_timestamp(F.col("status_ts")).alias("status_ts"),
+        *LINEAGE,
+    )
+
+
+def apply_status_history(history: DataFrame, batch: int) -> Transform:
+    """Return a transform setting each order's status and milestone times from its full status history.
+
+    The current status is the change with the latest time (ties broken by the lifecycle order), so changes that
+    arrive late or out of order still give the right answer.
+    """
+    rank = F.create_map(*(x for s, r in STATUS_RANK.items() for x in (F.lit(s), F.lit(r))))
+
+    def apply(orders: DataFrame) -> DataFrame:
+        milestones = history.groupBy("order_id").agg(
+            F.max_by(F.struct("status", "status_ts"), F.struct("status_ts", rank[F.col("status")])).alias("_last"),
+            *(F.min(F.when(F.col("status") == s, F.col("status_ts"))).alias(f"{s}_at") for s in MILESTONES),
+        )
+        replaced = {"status", "status_ts", "_batch_id", *(f"{s}_at" for s in MILESTONES)}
+        joined = orders.select(*(c for c in orders.columns if c not in replaced)).join(
+            milestones, on="order_id", how="inner"
+        )
+        return joined.select(
+            *(c for c in orders.columns if c not in replaced),
+            F.col("_last.status").alias("status"),
+            F.col("_last.status_ts").alias("status_ts"),
+            *(f"{s}_at" for s in MILESTONES),
+            F.lit(batch).alias("_batch_id"),
+        ).select(*orders.columns)
+
+    return apply
+
+
+# -- events -----------------------------------------------------------------------------------------------------------
+def event_rules() -> list[Rule]:
+    """Return the rules a event record must pass, in the order they are checked."""
+    return [
+        required("event_id"),
+        required("event_type"),
+        required("event_ts"),
+        required("anonymous_id"),
+        typed("event_ts", to_timestamp(F.col("event_ts")), "a timestamp"),
+        check("accepted:event_type", ~F.col("event_type").isin(*EVENT_TYPES), "event_type is not a known event"),
+        check(
+            "required:product_id",
+            F.col("event_type").isin(*PRODUCT_EVENTS) & blank(F.col("product_id")),
+            "a product event has no product_id",
+        ),
+        check(
+            "required:order_id",
+            (F.col("event_type") == "purchase") & blank(F.col("order_id")),
+            "a purchase has no order_id",
+        ),
+        check("reference:product_id", ~F.col("_product_known"), "product_id is not a known product"),
+        check("reference:customer_id", ~F.col("_customer_known"), "customer_id is not a known customer"),
+    ]
+
+
+def typed_events(df: DataFrame) -> DataFrame:
+    """Return valid bronze events as typed silver events, dated by when they happened (not when they arrived)."""
+    ts = to_timestamp(F.col("event_ts"))
+    return df.select(
+        F.trim("event_id").alias("event_id"),
+        "event_type",
+        ts.alias("event_ts"),
+        F.to_date(ts).alias("event_date"),
+        "anonymous_id",
+        F.nullif(F.trim("customer_id"), F.lit("")).alias("customer_id"),
+        F.nullif(F.trim("product_id"), F.lit("")).alias("product_id"),
+        F.nullif(F.trim("order_id"), F.lit("")).alias("order_id"),
+        "page_url",
+        "referrer",
+        "device",
+        "country",
+        F.to_date(F.col("_batch_id").cast("string"), "yyyyMMdd").alias("arrived_date"),
+        *LINEAGE,
+    )
+
+
+# -- inventory --------------------------------------------------------------------------------------------------------
+def inventory_rules() -> list[Rule]:
+    """Return the rules an inventory record must pass, in the order they are checked."""
+    qty = to_int(F.col("quantity"))
+    return [
+        required("movement_id"),
+        required("product_id"),
+        required("movement_ts"),
+        required("movement_type"),
+        required("quantity"),
+        typed("movement_ts", to_timestamp(F.col("movement_ts")), "a timestamp"),
+        typed("quantity", qty, "a whole number"),
+        check(
+            "accepted:movement_type",
+            ~F.col("movement_type").isin(*MOVEMENT_TYPES),
+            "movement_type is not known",
+        ),
+        check(
+            "sign:quantity",
+            (F.col("movement_type").isin("initial", "receipt", "return") & (qty <= 0))
+            | ((F.col("movement_type") == "sale") & (qty >= 0))
+            | ((F.col("movement_type") == "adjustment") & (qty == 0)),
+            "quantity has the wrong sign for the movement type",
+        ),
+        check("reference:product_id", ~F.col("_product_known"), "product_id is not a known product"),
+    ]
+
+
+def typed_movements(df: DataFrame) -> DataFrame:
+    ts = to_timestamp(F.col("movement_ts"))
+    return df.select(
+        F.trim("movement_id").alias("movement_id"),
+        F.trim("product_id").alias("product_id"),
+        ts.alias("movement_ts"),
+        F.to_date(ts).alias("movement_date"),
+        "movement_type",
+        to_int(F.col("quantity")).alias("quantity"),
+        "warehouse",
+        *LINEAGE,
+    )

@@ -1,0 +1,285 @@
+from datetime import date, datetime
+from decimal import Decimal
+
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from lakehouse.transforms import silver as tf
+
+LINEAGE = "_source_file string, _source_line int, _batch_id int"
+F1 = "/wh/landing/x/dt=2026-01-02/x_20260102.jsonl"
+
+
+def _rules_of(df, rules):
+    return {r["id"]: r[tf.RULE] for r in df.transform(tf.apply_rules(rules)).collect()}
+
+
+def test_first_broken_rule_is_reported_in_rule_order(spark):
+    events = spark.createDataFrame(
+        [
+            ("e1", "page_view", "2026-01-02T10:00:00Z", "a1", True, True),
+            ("e2", None, "yesterday", "a1", True, True),  # missing type is reported before the bad timestamp
+            ("e3", "page_view", "yesterday", "a1", True, True),
+            ("e4", "teleport", "2026-01-02T10:00:00Z", "a1", True, True),
+            ("e5", "product_view", "2026-01-02T10:00:00Z", "a1", False, True),
+            ("e6", "product_view", "2026-01-02T10:00:00Z", "a1", True, False),
+        ],
+        "id string, event_type string, event_ts string, anonymous_id string, "
+        "_product_known boolean, _customer_known boolean",
+    ).withColumns({"event_id": F.col("id"), "product_id": F.lit("P00001"), "order_id": F.lit(None).cast("string")})
+    assert _rules_of(events, tf.event_rules()) == {
+        "e1": None,
+        "e2": "required:event_type",
+        "e3": "type:event_ts",
+        "e4": "accepted:event_type",
+        "e5": "reference:product_id",
+        "e6": "reference:customer_id",
+    }
+
+
+def test_quarantine_rows_carry_rule_reason_record_and_lineage(spark):
+    rows = spark.createDataFrame(
+        [("c1", "not-an-email", None, F1, 7, 20260102)],
+        f"customer_id string, email string, _extra_fields map<string,string>, {LINEAGE}",
+    ).withColumn(tf.RULE, F.lit("format:email"))
+    rules = [tf.check("format:email", F.lit(True), "email has no @")]
+    out = rows.transform(tf.quarantine_rows("customers", ["customer_id", "email"], rules, datetime(2026, 1, 3)))
+    row = out.first()
+    assert (row["entity"], row["rule"], row["reason"], row["_source_line"]) == (
+        "customers",
+        "format:email",
+        "email has no @",
+        7,
+    )
+    assert row["record"] == '{"customer_id":"c1","email":"not-an-email"}'
+
+
+def test_first_per_key_keeps_the_earliest_arrival(spark):
+    rows = spark.createDataFrame(
+        [
+            ("k1", "late copy", F1, 9, 20260103),
+            ("k1", "first", F1, 2, 20260102),
+            ("k2", "only", F1, 3, 20260102),
+        ],
+        f"key string, value string, {LINEAGE}",
+    )
+    out = rows.transform(tf.first_per_key(["key"])).select("key", "value")
+    expected = spark.createDataFrame([("k1", "first"), ("k2", "only")], "key string, value string")
+    assert_df_equality(out, expected, ignore_row_order=True)
+
+
+def test_not_in_drops_keys_delivered_before(spark):
+    rows = spark.createDataFrame([("k1",), ("k2",)], "key string")
+    existing = spark.createDataFrame([("k1",), ("k1",)], "key string")
+    assert [r.key for r in rows.transform(tf.not_in(existing, ["key"])).collect()] == ["k2"]
+
+
+def test_flag_known_accepts_nulls_and_known_keys_only(spark):
+    rows = spark.createDataFrame([("1", "C1"), ("2", "C9"), ("3", None)], "id string, customer_id string")
+    known = spark.createDataFrame([("C1",)], "customer_id string")
+    out = rows.transform(tf.flag_known(known, "customer_id", "customer_id", "_known")).select("id", "_known")
+    expected = spark.createDataFrame([("1", True), ("2", False), ("3", True)], "id string, _known boolean")
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_customer_versions_are_typed_and_the_latest_one_wins(spark):
+    bronze = spark.createDataFrame(
+        [
+            (
+                "C1",
+                "A",
+                "B",
+                " Ann@X.com ",
+                "1",
+                "s",
+                "c",
+                "p",
+                "nl",
+                "2025-05-01",
+                "true",
+                "2026-01-01T08:00:00Z",
+            ),
+            (
+                "C1",
+                "A",
+                "B",
+                "ann@y.com",
+                "1",
+                "s",
+                "c",
+                "p",
+                "nl",
+                "2025-05-01",
+                "false",
+                "2026-01-02T09:00:00Z",
+            ),
+        ],
+        ", ".join(f"{c} string" for c in tf_customer_fields()),
+    ).withColumns({"_source_file": F.lit(F1), "_source_line": F.lit(1), "_batch_id": F.lit(20260102)})
+    versions = bronze.transform(tf.typed_customers)
+    assert versions.count() == 2
+    latest = versions.transform(tf.latest_version("customer_id")).first()
+    assert (latest["email"], latest["country"], latest["marketing_opt_in"]) == ("ann@y.com", "NL", False)
+    assert latest["signup_date"] == date(2025, 5, 1)
+    assert {r.email for r in versions.collect()} == {"ann@x.com", "ann@y.com"}
+
+
+def tf_customer_fields():
+    from lakehouse.entities import CUSTOMERS
+
+    return CUSTOMERS.fields
+
+
+def _orders(spark, rows):
+    return (
+        spark.createDataFrame(
+            rows,
+            "order_id string, customer_id string, order_ts string, shipping_amount string, items string, "
+            "_customer_known boolean",
+        )
+        .withColumns({"_source_file": F.lit(F1), "_batch_id": F.lit(20260102)})
+        .withColumn("_source_line", F.abs(F.hash("order_id")))
+        .withColumns({c: F.lit(x) for c, x in (("currency", "EUR"), ("payment_method", "card"), ("channel", "web"))})
+        .withColumn("shipping_country", F.lit("NL"))
+    )
+
+
+def test_order_rules_check_every_line(spark):
+    ok = '[{"line_no": 1, "product_id": "P1", "quantity": 2, "unit_price": 10.00, "discount_amount": 1.5}]'
+    orders = _orders(
+        spark,
+        [
+            ("o1", "C1", "2026-01-02T10:00:00Z", "4.95", ok, True),
+            ("o2", "C1", "2026-01-02T10:00:00Z", "4.95", ok.replace(": 2,", ': "three",'), True),
+            ("o3", "C1", "2026-01-02T10:00:00Z", "4.95", ok.replace("10.00", "-10.00"), True),
+            ("o4", "C1", "2026-01-02T10:00:00Z", "4.95", ok.replace("P1", "P404"), True),
+            ("o5", "C404", "2026-01-02T10:00:00Z", "4.95", ok, False),
+            ("o6", "C1", "2026-01-02T10:00:00Z", "4.95", "[{broken", True),
+        ],
+    )
+    known_products = spark.createDataFrame([("P1",)], "product_id string")
+    prepared = orders.transform(tf.with_parsed_items).transform(tf.flag_known_items(known_products))
+    rules = {r["order_id"]: r[tf.RULE] for r in prepared.transform(tf.apply_rules(tf.order_rules())).collect()}
+    assert rules == {
+        "o1": None,
+        "o2": "type:items.quantity",
+        "o3": "negative:items.unit_price",
+        "o4": "reference:items.product_id",
+        "o5": "reference:customer_id",
+        "o6": "type:items",
+    }
+
+
+def test_order_lines_and_headers_add_up(spark):
+    items = (
+        '[{"line_no": 1, "product_id": "P1", "quantity": 2, "unit_price": 10.00, "discount_amount": 1.50},'
+        ' {"line_no": 2, "product_id": "P2", "quantity": 1, "unit_price": 5.25}]'
+    )
+    orders = _orders(spark, [("o1", "C1", "2026-01-02T23:30:00Z", "4.95", items, True)]).transform(tf.with_parsed_items)
+    lines = tf.order_lines(orders)
+    got = [
+        (r.line_no, r.quantity, r.gross_amount, r.discount_amount, r.net_amount)
+        for r in lines.orderBy("line_no").collect()
+    ]
+    assert got == [
+        (1, 2, Decimal("20.00"), Decimal("1.50"), Decimal("18.50")),
+        (2, 1, Decimal("5.25"), Decimal("0.00"), Decimal("5.25")),
+    ]
+    header = tf.order_headers(orders, lines).first()
+    assert (
+        header.item_count,
+        header.units,
+        header.gross_amount,
+        header.discount_amount,
+        header.net_amount,
+    ) == (
+        2,
+        3,
+        Decimal("25.25"),
+        Decimal("1.50"),
+        Decimal("23.75"),
+    )
+    assert (header.status, header.shipping_amount, header.order_date) == (
+        "placed",
+        Decimal("4.95"),
+        date(2026, 1, 2),
+    )
+
+
+def test_status_history_sets_current_status_and_milestones(spark):
+    t = lambda h: datetime(2026, 1, 2, h)  # noqa: E731
+    orders = spark.createDataFrame(
+        [("o1", "placed", t(1), None, None, None, None, None, 20260102)],
+        "order_id string, status string, status_ts timestamp, paid_at timestamp, shipped_at timestamp, "
+        "delivered_at timestamp, cancelled_at timestamp, returned_at timestamp, _batch_id int",
+    )
+    # Delivered and returned arrive first (late delivery of the others); returned shares delivered's timestamp.
+    history = spark.createDataFrame(
+        [("o1", "returned", t(9)), ("o1", "delivered", t(9)), ("o1", "paid", t(2)), ("o1", "shipped", t(5))],
+        "order_id string, status string, status_ts timestamp",
+    )
+    out = orders.transform(tf.apply_status_history(history, 20260105)).first()
+    assert (out.status, out.status_ts, out.paid_at, out.shipped_at, out.delivered_at, out.cancelled_at) == (
+        "returned",
+        t(9),
+        t(2),
+        t(5),
+        t(9),
+        None,
+    )
+    assert out._batch_id == 20260105
+
+
+def test_late_events_are_dated_when_they_happened(spark):
+    bronze = spark.createDataFrame(
+        [
+            (
+                "e1",
+                "page_view",
+                "2026-01-01T23:59:00Z",
+                "a1",
+                "",
+                None,
+                None,
+                "/",
+                None,
+                "mobile",
+                "NL",
+                F1,
+                1,
+                20260103,
+            )
+        ],
+        "event_id string, event_type string, event_ts string, anonymous_id string, customer_id string, "
+        "product_id string, order_id string, page_url string, referrer string, device string, country string, "
+        + LINEAGE,
+    )
+    row = bronze.transform(tf.typed_events).first()
+    assert (row.event_date, row.arrived_date, row.customer_id) == (date(2026, 1, 1), date(2026, 1, 3), None)
+
+
+def test_inventory_sign_must_match_the_movement(spark):
+    rows = spark.createDataFrame(
+        [
+            ("m1", "sale", "-2"),
+            ("m2", "sale", "2"),
+            ("m3", "receipt", "-5"),
+            ("m4", "adjustment", "-1"),
+            ("m5", "gift", "1"),
+        ],
+        "movement_id string, movement_type string, quantity string",
+    ).withColumns(
+        {
+            "id": F.col("movement_id"),
+            "product_id": F.lit("P1"),
+            "movement_ts": F.lit("2026-01-02T10:00:00Z"),
+            "_product_known": F.lit(True),
+        }
+    )
+    assert _rules_of(rows, tf.inventory_rules()) == {
+        "m1": None,
+        "m2": "sign:quantity",
+        "m3": "sign:quantity",
+        "m4": None,
+        "m5": "accepted:movement_type",
+    }
