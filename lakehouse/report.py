@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -11,13 +12,20 @@ from rich.table import Table
 if TYPE_CHECKING:
     from lakehouse.pipeline.context import StepResult
 
-console = Console(stderr=False, highlight=False)
+# Piped output (CI logs, files) gets a fixed width wide enough for the summary table.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def _day(batch: int) -> str:
+    return f"{batch // 100 % 100:02d}-{batch % 100:02d}"
 
 
 def _batches(r: StepResult) -> str:
+    """Return the landing days a step took, as MM-DD→MM-DD (`…` when it started from the beginning)."""
     if r.batch_to is None:
         return ""
-    return f"{r.batch_from or '…'} → {r.batch_to}" if r.batch_from != r.batch_to else str(r.batch_to)
+    start = _day(r.batch_from) if r.batch_from else "…"
+    return f"{start}→{_day(r.batch_to)}" if r.batch_from != r.batch_to else _day(r.batch_to)
 
 
 def summary_table(results: Sequence[StepResult], title: str = "Run summary") -> Table:

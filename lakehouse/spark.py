@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from lakehouse.settings import Settings
+
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
 def get_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession:
@@ -26,10 +29,13 @@ def get_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG}")
     )
-    # Under spark-submit the master and memory come from the command line; only set them when we start Spark.
-    if "SPARK_SUBMIT_OPTS" not in os.environ and not os.environ.get("PYSPARK_SUBMIT_ARGS"):
+    # Under spark-submit the JVM is already running (its gateway port is in the environment) and the master and
+    # memory come from the spark-submit command line; only choose them when this process starts Spark itself.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        if settings.spark_master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = builder.master(settings.spark_master).config("spark.driver.memory", settings.spark_driver_memory)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

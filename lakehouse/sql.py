@@ -83,6 +83,18 @@ def referenced_tables(expression: exp.Expression) -> set[tuple[str, str]]:
     return found
 
 
+def _to_duckdb(statement: exp.Expression) -> str:
+    """Return a parsed Trino statement as DuckDB SQL, fixing what sqlglot does not translate by itself."""
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        # Trino's format() takes Java-style %s patterns, as DuckDB's printf() does; DuckDB's format() wants {}.
+        if isinstance(node, exp.Format):
+            return exp.Anonymous(this="printf", expressions=[node.this, *node.expressions])
+        return node
+
+    return statement.transform(fix).sql(dialect="duckdb")
+
+
 class SqlEngine:
     """Answers Trino-dialect SQL over the warehouse on DuckDB."""
 
@@ -99,9 +111,11 @@ class SqlEngine:
         name = f"{schema}.{table}"
         if name in self._bound:
             return
+        if not schema:
+            raise UserError(f"unknown table {table!r}: name tables with their schema, e.g. silver.{table}")
         if schema not in LAYERS:
             raise UserError(
-                f"unknown table {name or table!r}: name tables as <schema>.<table> "
+                f"unknown table {name!r}: name tables as <schema>.<table> "
                 f"with a schema of {', '.join(LAYERS)} (try `lakehouse status`)"
             )
         uri = self.warehouse.table_uri(name)
@@ -132,7 +146,7 @@ class SqlEngine:
                 table.set("catalog", None)
         for schema, table in sorted(referenced_tables(statement)):
             self._bind(schema, table)
-        return statement.sql(dialect="duckdb")
+        return _to_duckdb(statement)
 
     def query(self, sql: str) -> QueryResult:
         """Run one Trino-dialect query and return its rows as Arrow."""

@@ -13,19 +13,30 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.entities import (
+    CUSTOMERS,
+    EVENT_TYPES,
+    EVENTS,
+    INVENTORY,
+    ITEM_FIELDS,
+    MOVEMENT_TYPES,
+    ORDER_STATUS,
+    ORDER_STATUSES,
+    ORDERS,
+    PRODUCT_EVENT_TYPES,
+    PRODUCTS,
+    Entity,
+)
+
 Transform = Callable[[DataFrame], DataFrame]
 
 MONEY = T.DecimalType(12, 2)
 RULE = "_rule"
 LINEAGE = ("_source_file", "_source_line", "_batch_id")
 
-EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "remove_from_cart", "checkout", "purchase")
-PRODUCT_EVENTS = ("product_view", "add_to_cart", "remove_from_cart")
-ORDER_STATUSES = ("paid", "shipped", "delivered", "cancelled", "returned")
 # The order a status takes in an order's life; breaks ties between changes stamped with the same time.
 STATUS_RANK = {"placed": 0, "paid": 1, "shipped": 2, "delivered": 3, "cancelled": 4, "returned": 5}
-MILESTONES = ("paid", "shipped", "delivered", "cancelled", "returned")
-MOVEMENT_TYPES = ("initial", "receipt", "sale", "return", "adjustment")
+MILESTONES = ORDER_STATUSES  # each status an order reaches after placed gets its own timestamp column
 
 
 # -- column helpers ---------------------------------------------------------------------------------------------------
@@ -152,17 +163,31 @@ def flag_known(known: DataFrame, column: str, key: str, flag: str) -> Transform:
     return join
 
 
+# -- the contract's rules ---------------------------------------------------------------------------------------------
+_PARSERS: dict[str, tuple[Callable[[Column], Column], str]] = {
+    "integer": (to_int, "a whole number"),
+    "money": (to_money, "a number"),
+    "boolean": (to_bool, "true or false"),
+    "date": (to_date, "a date (YYYY-MM-DD)"),
+    "timestamp": (to_timestamp, "an ISO 8601 timestamp"),
+}
+
+
+def contract_rules(entity: Entity) -> list[Rule]:
+    """Return the rules the feed's contract implies: every required field present, every typed field parseable."""
+    rules = [required(f) for f in entity.required]
+    for field, kind in entity.types.items():
+        if kind in _PARSERS:
+            parse, text = _PARSERS[kind]
+            rules.append(typed(field, parse(F.col(field)), text))
+    return rules
+
+
 # -- customers and products ------------------------------------------------------------------------------------------
 def customer_rules() -> list[Rule]:
     """Return the rules a customer record must pass, in the order they are checked."""
     return [
-        required("customer_id"),
-        required("email"),
-        required("signup_date"),
-        required("updated_at"),
-        typed("signup_date", to_date(F.col("signup_date")), "a date (YYYY-MM-DD)"),
-        typed("updated_at", to_timestamp(F.col("updated_at")), "a timestamp"),
-        typed("marketing_opt_in", to_bool(F.col("marketing_opt_in")), "true or false"),
+        *contract_rules(CUSTOMERS),
         check("format:email", ~F.col("email").contains("@"), "email has no @"),
     ]
 
@@ -189,15 +214,7 @@ def typed_customers(df: DataFrame) -> DataFrame:
 def product_rules() -> list[Rule]:
     """Return the rules a product record must pass, in the order they are checked."""
     return [
-        required("product_id"),
-        required("sku"),
-        required("name"),
-        required("price"),
-        required("updated_at"),
-        typed("price", to_money(F.col("price")), "a number"),
-        typed("cost", to_money(F.col("cost")), "a number"),
-        typed("active", to_bool(F.col("active")), "true or false"),
-        typed("updated_at", to_timestamp(F.col("updated_at")), "a timestamp"),
+        *contract_rules(PRODUCTS),
         check("negative:price", to_money(F.col("price")) < 0, "price is negative"),
         check("negative:cost", to_money(F.col("cost")) < 0, "cost is negative"),
     ]
@@ -231,14 +248,7 @@ def latest_version(key: str) -> Transform:
 
 
 # -- orders -----------------------------------------------------------------------------------------------------------
-ITEM_TEXT = T.ArrayType(
-    T.StructType(
-        [
-            T.StructField(name, T.StringType())
-            for name in ("line_no", "product_id", "sku", "quantity", "unit_price", "discount_amount")
-        ]
-    )
-)
+ITEM_TEXT = T.ArrayType(T.StructType([T.StructField(name, T.StringType()) for name in ITEM_FIELDS]))
 
 
 def with_parsed_items(df: DataFrame) -> DataFrame:
@@ -250,41 +260,39 @@ def _any_item(predicate: Callable[[Column], Column]) -> Column:
     return F.coalesce(F.exists("_items", predicate), F.lit(False))
 
 
+def _item_blank(field: str) -> Callable[[Column], Column]:
+    return lambda item: blank(item[field])
+
+
+def _item_unparsed(field: str, parse: Callable[[Column], Column]) -> Callable[[Column], Column]:
+    return lambda item: unparsed(item[field], parse(item[field]))
+
+
+def _item_rules() -> list[Rule]:
+    """Return the rules every line of an order must pass: present, required fields filled, typed fields parseable."""
+    rules = [
+        check("type:items", F.col("_items").isNull() | (F.size("_items") == 0), "items is not a list of order lines")
+    ]
+    for field in ITEM_FIELDS:
+        rules.append(check(f"required:items.{field}", _any_item(_item_blank(field)), f"an item has no {field}"))
+    for field, kind in ITEM_FIELDS.items():
+        if kind in _PARSERS:
+            parse, text = _PARSERS[kind]
+            rules.append(
+                check(
+                    f"type:items.{field}",
+                    _any_item(_item_unparsed(field, parse)),
+                    f"an item's {field} is not {text}",
+                )
+            )
+    return rules
+
+
 def order_rules() -> list[Rule]:
     """Return the rules an order record must pass, in the order they are checked."""
     return [
-        required("order_id"),
-        required("customer_id"),
-        required("order_ts"),
-        required("items"),
-        typed("order_ts", to_timestamp(F.col("order_ts")), "a timestamp"),
-        typed("shipping_amount", to_money(F.col("shipping_amount")), "a number"),
-        check(
-            "type:items",
-            F.col("_items").isNull() | (F.size("_items") == 0),
-            "items is not a list of order lines",
-        ),
-        check(
-            "required:items.product_id",
-            _any_item(lambda i: blank(i["product_id"])),
-            "an item has no product_id",
-        ),
-        check("required:items.quantity", _any_item(lambda i: blank(i["quantity"])), "an item has no quantity"),
-        check(
-            "type:items.quantity",
-            _any_item(lambda i: unparsed(i["quantity"], to_int(i["quantity"]))),
-            "an item's quantity is not a whole number",
-        ),
-        check(
-            "type:items.unit_price",
-            _any_item(lambda i: blank(i["unit_price"]) | unparsed(i["unit_price"], to_money(i["unit_price"]))),
-            "an item's unit_price is missing or not a number",
-        ),
-        check(
-            "type:items.discount_amount",
-            _any_item(lambda i: unparsed(i["discount_amount"], to_money(i["discount_amount"]))),
-            "an item's discount_amount is not a number",
-        ),
+        *contract_rules(ORDERS),
+        *_item_rules(),
         check("negative:shipping_amount", to_money(F.col("shipping_amount")) < 0, "shipping_amount is negative"),
         check(
             "negative:items.quantity",
@@ -292,9 +300,7 @@ def order_rules() -> list[Rule]:
             "an item's quantity is zero or negative",
         ),
         check(
-            "negative:items.unit_price",
-            _any_item(lambda i: to_money(i["unit_price"]) < 0),
-            "a unit_price is negative",
+            "negative:items.unit_price", _any_item(lambda i: to_money(i["unit_price"]) < 0), "a unit_price is negative"
         ),
         check(
             "negative:items.discount_amount",
@@ -302,11 +308,7 @@ def order_rules() -> list[Rule]:
             "a discount_amount is negative",
         ),
         check("reference:customer_id", ~F.col("_customer_known"), "customer_id is not a known customer"),
-        check(
-            "reference:items.product_id",
-            ~F.col("_products_known"),
-            "an item's product_id is not a known product",
-        ),
+        check("reference:items.product_id", ~F.col("_products_known"), "an item's product_id is not a known product"),
     ]
 
 
@@ -394,11 +396,7 @@ def order_headers(df: DataFrame, lines: DataFrame) -> DataFrame:
 def order_status_rules() -> list[Rule]:
     """Return the rules an order status record must pass, in the order they are checked."""
     return [
-        required("status_id"),
-        required("order_id"),
-        required("status"),
-        required("status_ts"),
-        typed("status_ts", to_timestamp(F.col("status_ts")), "a timestamp"),
+        *contract_rules(ORDER_STATUS),
         check("accepted:status", ~F.col("status").isin(*ORDER_STATUSES), "status is not a known order status"),
         check("reference:order_id", ~F.col("_order_known"), "order_id is not a known order"),
     ]
@@ -444,17 +442,13 @@ def apply_status_history(history: DataFrame, batch: int) -> Transform:
 
 # -- events -----------------------------------------------------------------------------------------------------------
 def event_rules() -> list[Rule]:
-    """Return the rules a event record must pass, in the order they are checked."""
+    """Return the rules an event record must pass, in the order they are checked."""
     return [
-        required("event_id"),
-        required("event_type"),
-        required("event_ts"),
-        required("anonymous_id"),
-        typed("event_ts", to_timestamp(F.col("event_ts")), "a timestamp"),
+        *contract_rules(EVENTS),
         check("accepted:event_type", ~F.col("event_type").isin(*EVENT_TYPES), "event_type is not a known event"),
         check(
             "required:product_id",
-            F.col("event_type").isin(*PRODUCT_EVENTS) & blank(F.col("product_id")),
+            F.col("event_type").isin(*PRODUCT_EVENT_TYPES) & blank(F.col("product_id")),
             "a product event has no product_id",
         ),
         check(
@@ -493,18 +487,8 @@ def inventory_rules() -> list[Rule]:
     """Return the rules an inventory record must pass, in the order they are checked."""
     qty = to_int(F.col("quantity"))
     return [
-        required("movement_id"),
-        required("product_id"),
-        required("movement_ts"),
-        required("movement_type"),
-        required("quantity"),
-        typed("movement_ts", to_timestamp(F.col("movement_ts")), "a timestamp"),
-        typed("quantity", qty, "a whole number"),
-        check(
-            "accepted:movement_type",
-            ~F.col("movement_type").isin(*MOVEMENT_TYPES),
-            "movement_type is not known",
-        ),
+        *contract_rules(INVENTORY),
+        check("accepted:movement_type", ~F.col("movement_type").isin(*MOVEMENT_TYPES), "movement_type is not known"),
         check(
             "sign:quantity",
             (F.col("movement_type").isin("initial", "receipt", "return") & (qty <= 0))

@@ -26,7 +26,16 @@ def test_first_broken_rule_is_reported_in_rule_order(spark):
         ],
         "id string, event_type string, event_ts string, anonymous_id string, "
         "_product_known boolean, _customer_known boolean",
-    ).withColumns({"event_id": F.col("id"), "product_id": F.lit("P00001"), "order_id": F.lit(None).cast("string")})
+    ).withColumns(
+        {
+            "event_id": F.col("id"),
+            "product_id": F.lit("P00001"),
+            "order_id": F.lit(None).cast("string"),
+            "page_url": F.lit("/p/P00001"),
+            "device": F.lit("mobile"),
+            "country": F.lit("NL"),
+        }
+    )
     assert _rules_of(events, tf.event_rules()) == {
         "e1": None,
         "e2": "required:event_type",
@@ -145,7 +154,7 @@ def _orders(spark, rows):
 
 
 def test_order_rules_check_every_line(spark):
-    ok = '[{"line_no": 1, "product_id": "P1", "quantity": 2, "unit_price": 10.00, "discount_amount": 1.5}]'
+    ok = '[{"line_no": 1, "product_id": "P1", "sku": "S1", "quantity": 2, "unit_price": 10.00, "discount_amount": 1.5}]'
     orders = _orders(
         spark,
         [
@@ -273,6 +282,7 @@ def test_inventory_sign_must_match_the_movement(spark):
             "id": F.col("movement_id"),
             "product_id": F.lit("P1"),
             "movement_ts": F.lit("2026-01-02T10:00:00Z"),
+            "warehouse": F.lit("AMS"),
             "_product_known": F.lit(True),
         }
     )

@@ -1,0 +1,188 @@
+"""`generate`: write the next days of the shop into a warehouse's landing zone."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from generator.day import DayOutput, simulate_day
+from generator.schema import ADDED_FAULTS, ENTITIES, EXTENSIONS
+from generator.world import (
+    GeneratorOptions,
+    load_last_day,
+    load_options,
+    load_world,
+    new_world,
+    resolve_options,
+    save_pools,
+    save_state,
+    validate_days,
+)
+from lakehouse.errors import UserError
+from lakehouse.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    """What a run wrote: which days, how many records per entity, the faults among them, and how long it took."""
+
+    days: tuple[date, ...]
+    rows: dict[str, int]  # records (lines) written per entity, faulty ones included
+    clean_rows: dict[str, int]  # clean records per entity among them
+    faults: dict[str, int]  # faulty records added, per kind, over all entities
+    seconds: float  # wall time of the whole call
+    options: GeneratorOptions
+    first_run: bool
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    @property
+    def rows_per_second(self) -> float:
+        """Return records written per second of wall time."""
+        return self.total_rows / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _relative(warehouse: Warehouse, uri: str) -> str:
+    """Return a URI relative to the warehouse root, so manifests do not depend on where the warehouse is."""
+    return uri[len(warehouse.root) :].lstrip("/")
+
+
+def _truth_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def write_day(warehouse: Warehouse, output: DayOutput, options: GeneratorOptions) -> list[str]:
+    """Write a day's landing files, truth tables and manifest; return the landing file URIs."""
+    day = output.day
+    stamp = f"{day:%Y%m%d}"
+    uris, entities = [], {}
+    for entity in ENTITIES:
+        uri = warehouse.landing_file(entity, day, EXTENSIONS[entity])
+        warehouse.write_bytes(uri, output.files[entity])
+        uris.append(uri)
+        entities[entity] = {"file": _relative(warehouse, uri), **output.reports[entity].as_json()}
+    truth = {}
+    for name, table in (("customer_versions", output.customer_versions), ("product_versions", output.product_versions)):
+        uri = warehouse.generator_dir("truth", name, f"{stamp}.parquet")
+        warehouse.write_bytes(uri, _truth_bytes(table))
+        truth[name] = {"file": _relative(warehouse, uri), "rows": table.num_rows}
+    manifest = {"day": day.isoformat(), "options": options.as_json(), "entities": entities, "truth": truth}
+    warehouse.write_bytes(
+        warehouse.generator_dir("manifests", f"{stamp}.json"), json.dumps(manifest, indent=2).encode("utf-8") + b"\n"
+    )
+    return uris
+
+
+def generated_days(warehouse: Warehouse) -> list[date]:
+    """Return the days the generator has written into this warehouse, oldest first (empty if none)."""
+    options = load_options(warehouse)
+    last = load_last_day(warehouse) if options else None
+    if options is None or last is None:
+        return []
+    first = options.start_date.toordinal()
+    return [date.fromordinal(d) for d in range(first, last.toordinal() + 1)]
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, days: int) -> Iterator:
+    """Yield a callback `(day, step, advance)` that drives a rich progress bar over days (no-op if disabled)."""
+    if not enabled:
+        yield lambda day, step, advance=False: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("generating", total=days)
+
+        def update(day: date, step: str, advance: bool = False) -> None:
+            bar.update(task, description=f"{day.isoformat()} {step}", advance=1 if advance else 0)
+
+        yield update
+
+
+def generate(
+    warehouse: Warehouse,
+    days: int,
+    *,
+    seed: int | None = None,
+    start_date: date | str | None = None,
+    customers: int | None = None,
+    products: int | None = None,
+    events_per_day: int | None = None,
+    dirty_rate: float | None = None,
+    progress: bool = True,
+) -> GenerateResult:
+    """Write `days` more days of shop data into the landing zone and return what was written.
+
+    The first run on a warehouse stores its options (defaults for those not given); later runs continue from
+    the day after the last one written. seed, start_date, customers and products are fixed by the first run;
+    events_per_day and dirty_rate may be changed by a later run and stay changed.
+    """
+    started = time.perf_counter()
+    days = validate_days(days)
+    stored = load_options(warehouse)
+    if stored is None and any(warehouse.landing_days(entity) for entity in ENTITIES):
+        raise UserError(
+            f"{warehouse.uri('landing')} holds data but no generator state: delete it to start over, "
+            "or point LAKEHOUSE_WAREHOUSE at a new warehouse"
+        )
+    options = resolve_options(
+        stored,
+        seed=seed,
+        start_date=start_date,
+        customers=customers,
+        products=products,
+        events_per_day=events_per_day,
+        dirty_rate=dirty_rate,
+    )
+    if stored is None:
+        world = new_world(options)
+        save_pools(warehouse, world.pools)
+        save_state(warehouse, world)
+    else:
+        world = load_world(warehouse, options)
+
+    records = dict.fromkeys(ENTITIES, 0)
+    clean = dict.fromkeys(ENTITIES, 0)
+    fault_totals = dict.fromkeys(ADDED_FAULTS, 0)
+    written: list[date] = []
+    files: list[str] = []
+    with _progress(progress, days) as update:
+        for _ in range(days):
+            day = world.next_day()
+            world, output = simulate_day(world, day, lambda step, day=day: update(day, step))
+            update(day, "writing")
+            files += write_day(warehouse, output, options)
+            for entity, report in output.reports.items():
+                records[entity] += report.records_written
+                clean[entity] += report.clean_records
+                for kind, count in report.faults.items():
+                    fault_totals[kind] += count
+            written.append(day)
+            update(day, "done", advance=True)
+    save_state(warehouse, world)
+    return GenerateResult(
+        days=tuple(written),
+        rows=records,
+        clean_rows=clean,
+        faults=fault_totals,
+        seconds=time.perf_counter() - started,
+        options=options,
+        first_run=stored is None,
+        files=files,
+    )
