@@ -40,7 +40,9 @@ TABLES = (*(table_spec(e) for e in ENTITIES), QUARANTINE)
 
 
 def _source_file() -> F.Column:
-    return F.regexp_replace(F.col("_metadata.file_path"), r"^file://", "")
+    """Return the file a row was read from, named as the warehouse names it (no file: scheme, s3:// not s3a://)."""
+    path = F.regexp_replace(F.col("_metadata.file_path"), r"^file:(//)?", "")
+    return F.regexp_replace(path, r"^s3a://", "s3://")
 
 
 def _check_csv_headers(ctx: RunContext, entity: Entity, files: list[str]) -> None:

@@ -1,0 +1,173 @@
+"""The whole pipeline on a small generated shop: exact accounting, idempotent re-runs, one more day alone."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from deltalake import DeltaTable
+
+from generator import generate
+from lakehouse.entities import ENTITIES
+from lakehouse.pipeline import runner
+from lakehouse.pipeline.context import RunContext
+from lakehouse.settings import Settings
+from lakehouse.tables import Tables
+from lakehouse.warehouse import Warehouse
+
+pytestmark = pytest.mark.e2e
+
+SCALE = {"customers": 300, "products": 40, "events_per_day": 2500, "dirty_rate": 0.02, "seed": 11}
+# Where each feed's accepted records end up in silver (one row per accepted record).
+SILVER_TABLE = {
+    "customers": "silver.customers_history",
+    "products": "silver.products_history",
+    "orders": "silver.orders",
+    "order_status": "silver.order_status_history",
+    "events": "silver.events",
+    "inventory": "silver.inventory_movements",
+}
+SILVER_FAULTS = ("missing_field", "wrong_type", "negative_value", "unknown_reference")
+
+
+def _rows(tables: Tables, name: str) -> int:
+    return tables.read(name).count()
+
+
+def _by_entity(tables: Tables, name: str) -> Counter:
+    return Counter({r["entity"]: r["count"] for r in tables.read(name).groupBy("entity").count().collect()})
+
+
+def _landing_records(warehouse: Warehouse) -> Counter:
+    """Count records in the landing files themselves: JSON lines, or CSV rows after the header."""
+    counts: Counter = Counter()
+    for entity in ENTITIES:
+        for day in warehouse.landing_days(entity.name):
+            for uri in warehouse.landing_files(entity.name, day):
+                lines = warehouse.read_bytes(uri).decode("utf-8").splitlines()
+                counts[entity.name] += len(lines) - (1 if entity.format == "csv" else 0)
+    return counts
+
+
+def _manifest_totals(warehouse: Warehouse) -> dict[str, Counter]:
+    totals: dict[str, Counter] = {e.name: Counter() for e in ENTITIES}
+    for day in warehouse.landing_days("events"):
+        manifest = json.loads(warehouse.read_bytes(warehouse.generator_dir("manifests", f"{day:%Y%m%d}.json")))
+        for entity, report in manifest["entities"].items():
+            totals[entity]["clean"] += report["clean_records"]
+            totals[entity].update(report["faults"])
+    return totals
+
+
+def _versions(tables: Tables) -> dict[str, int | None]:
+    return {name: tables.version(name) for name in tables.names()}
+
+
+@pytest.fixture(scope="module")
+def shop(spark, tmp_path_factory):
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("warehouse"))))
+    generate(warehouse, 3, progress=False, **SCALE)
+    tables = Tables(warehouse, spark)
+    first = runner.run(RunContext(tables))
+    return warehouse, tables, first
+
+
+def test_every_landing_record_is_in_bronze_or_its_quarantine(shop):
+    warehouse, tables, _ = shop
+    landing = _landing_records(warehouse)
+    quarantined = _by_entity(tables, "bronze.quarantine")
+    manifest = _manifest_totals(warehouse)
+    for entity in ENTITIES:
+        bronze_rows = _rows(tables, f"bronze.{entity.name}")
+        assert bronze_rows + quarantined[entity.name] == landing[entity.name], entity.name
+        assert quarantined[entity.name] == manifest[entity.name]["malformed"], entity.name
+    assert sum(quarantined.values()) > 0, "the dirty rate should have produced malformed lines"
+
+
+def test_every_bronze_row_is_in_silver_its_quarantine_or_counted_as_duplicate(shop):
+    warehouse, tables, first = shop
+    quarantined = _by_entity(tables, "silver.quarantine")
+    duplicates = {r.step.split(".", 1)[1]: r.rows_duplicate for r in first if r.step.startswith("silver.")}
+    manifest = _manifest_totals(warehouse)
+    for entity in ENTITIES:
+        bronze_rows = _rows(tables, f"bronze.{entity.name}")
+        silver_rows = _rows(tables, SILVER_TABLE[entity.name])
+        assert bronze_rows == silver_rows + quarantined[entity.name] + duplicates[entity.name], entity.name
+        # ...and each count is what the generator says it put there.
+        assert silver_rows == manifest[entity.name]["clean"], entity.name
+        assert quarantined[entity.name] == sum(manifest[entity.name][k] for k in SILVER_FAULTS), entity.name
+        assert duplicates[entity.name] == manifest[entity.name]["duplicate"], entity.name
+
+
+def test_quarantined_records_say_which_rule_they_broke_and_where_they_came_from(shop):
+    _, tables, _ = shop
+    rows = tables.read("silver.quarantine").collect()
+    assert rows
+    for row in rows:
+        assert row.rule and row.reason and row.record.startswith("{")
+        assert row._source_file.endswith((".jsonl", ".csv")) and row._source_line >= 1
+
+
+def test_late_events_land_on_the_day_they_happened(shop):
+    _, tables, _ = shop
+    events = tables.read("silver.events")
+    late = events.where("arrived_date > event_date")
+    assert late.count() > 0, "the generator delivers some events late"
+    assert events.where("to_date(event_ts) != event_date").count() == 0
+
+
+def test_order_status_follows_the_latest_change(shop):
+    _, tables, _ = shop
+    orders = tables.read("silver.orders")
+    assert orders.where("status != 'placed'").count() > 0
+    assert orders.where("status = 'delivered' and (delivered_at is null or shipped_at is null)").count() == 0
+    items = tables.read("silver.order_items").groupBy().sum("net_amount").first()[0]
+    assert orders.groupBy().sum("net_amount").first()[0] == items
+
+
+def test_gold_covers_every_day_with_events(shop):
+    _, tables, _ = shop
+    event_days = {r[0] for r in tables.read("silver.events").select("event_date").distinct().collect()}
+    session_days = {r[0] for r in tables.read("gold.sessions").select("session_date").distinct().collect()}
+    assert session_days == event_days
+    assert tables.read("gold.sessions").where("converted").count() > 0
+    metrics = tables.read("gold.daily_product_metrics")
+    assert metrics.groupBy().sum("units_sold").first()[0] > 0
+
+
+def test_a_second_run_with_nothing_new_changes_no_table(shop):
+    _, tables, _ = shop
+    before = _versions(tables)
+    again = runner.run(RunContext(tables))
+    assert all(r.status == "skipped" for r in again)
+    assert _versions(tables) == before
+
+
+def test_one_more_day_is_processed_alone(shop):
+    warehouse, tables, _ = shop
+    audit_before = _rows(tables, "ops.run_audit")
+    new_day = generate(warehouse, 1, progress=False).days[0]
+    batch = int(f"{new_day:%Y%m%d}")
+    results = runner.run(RunContext(tables))
+    assert {r.batch_to for r in results} == {batch}
+    bronze = [r for r in results if r.step.startswith("bronze.")]
+    assert all(r.batch_from == batch for r in bronze)
+    landing_that_day = sum(
+        len(warehouse.read_bytes(u).decode().splitlines()) - (1 if e.format == "csv" else 0)
+        for e in ENTITIES
+        for u in warehouse.landing_files(e.name, new_day)
+    )
+    assert sum(r.rows_in for r in bronze) == landing_that_day
+    assert _rows(tables, "ops.run_audit") == audit_before + len(results)
+    # The accounting still holds over all four days.
+    test_every_landing_record_is_in_bronze_or_its_quarantine(shop)
+
+
+def test_bronze_tables_record_where_each_row_came_from(shop):
+    warehouse, tables, _ = shop
+    table = DeltaTable(warehouse.table_uri("bronze.events"))
+    assert [c for c in table.metadata().partition_columns] == ["_batch_date"]
+    row = tables.read("bronze.events").first()
+    assert row._source_file.startswith(warehouse.root) and row._source_line >= 1
+    assert str(row._batch_id) == row._batch_date.strftime("%Y%m%d")
