@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.warehouse import Warehouse, parse_table_name
+
+# What a write takes: a Spark DataFrame, or Arrow rows already on the driver (split from one Spark action).
+Frame = DataFrame | pa.Table
 
 # Tables that delta-rs writes keep deletion vectors off, so every engine (DuckDB, Trino, Spark) can read them.
 TABLE_CONFIGURATION = {"delta.enableDeletionVectors": "false"}
@@ -60,10 +63,17 @@ class WriteResult:
     """What a write did to a table."""
 
     table: str
-    rows: int
+    rows: int  # rows offered
     version: int | None
     skipped: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def inserted(self) -> int:
+        """Return the rows that became new rows of the table (a merge may insert fewer than it was offered)."""
+        if "num_target_rows_inserted" in self.metrics:
+            return int(self.metrics["num_target_rows_inserted"])
+        return 0 if self.skipped else self.rows
 
 
 class DeltaEngine(Protocol):
@@ -73,11 +83,12 @@ class DeltaEngine(Protocol):
     def version(self, uri: str) -> int | None: ...
     def app_version(self, uri: str, app_id: str) -> int | None: ...
     def read(self, uri: str, *, version: int | None = None, where: str | None = None) -> DataFrame: ...
+    def query(self, uri: str, sql: str) -> pa.Table: ...
     def write(
         self,
         spec: TableSpec,
         uri: str,
-        df: DataFrame,
+        df: Frame,
         *,
         mode: str,
         predicate: str | None,
@@ -87,7 +98,7 @@ class DeltaEngine(Protocol):
         self,
         spec: TableSpec,
         uri: str,
-        df: DataFrame,
+        df: Frame,
         *,
         on: Sequence[str],
         update_when: str | None,
@@ -121,15 +132,33 @@ class DeltaRsEngine:
         self.spark = spark
         self.warehouse = warehouse
         self.options = warehouse.storage_options() or None
+        # Loading a table's log costs ~10 ms; a run asks about the same tables many times. Writes go through this
+        # engine, which drops its cached copy; the pipeline is the only writer while it runs.
+        self._cache: dict[str, DeltaTable] = {}
 
     def _table(self, uri: str, version: int | None = None) -> DeltaTable | None:
+        if version is None and uri in self._cache:
+            return self._cache[uri]
         try:
-            return DeltaTable(uri, version=version, storage_options=self.options)
+            table = DeltaTable(uri, version=version, storage_options=self.options)
         except TableNotFoundError:
             return None
+        if version is None:
+            self._cache[uri] = table
+        return table
+
+    def _changed(self, uri: str) -> None:
+        self._cache.pop(uri, None)
 
     def exists(self, uri: str) -> bool:
-        return DeltaTable.is_deltatable(uri, storage_options=self.options)
+        return uri in self._cache or DeltaTable.is_deltatable(uri, storage_options=self.options)
+
+    def query(self, uri: str, sql: str) -> pa.Table:
+        """Answer `sql` (DataFusion SQL; the table is `t`) with delta-rs, pruning files by partition and stats."""
+        table = self._table(uri)
+        if table is None:
+            raise PipelineError(f"no Delta table at {uri}")
+        return pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
 
     def version(self, uri: str) -> int | None:
         table = self._table(uri)
@@ -159,8 +188,8 @@ class DeltaRsEngine:
         frame = frame.select(*schema.fieldNames())
         return frame.where(where) if where else frame
 
-    def _arrow(self, uri: str, df: DataFrame) -> pa.Table:
-        data = df.toArrow()
+    def _arrow(self, uri: str, df: Frame) -> pa.Table:
+        data = df if isinstance(df, pa.Table) else df.toArrow()
         target = self.arrow_schema(uri)
         if target is None:
             return data.cast(_nullable(data.schema))
@@ -192,7 +221,7 @@ class DeltaRsEngine:
         self,
         spec: TableSpec,
         uri: str,
-        df: DataFrame,
+        df: Frame,
         *,
         mode: str,
         predicate: str | None,
@@ -202,6 +231,7 @@ class DeltaRsEngine:
             return WriteResult(spec.name, 0, self.version(uri), skipped=True)
         data = self._arrow(uri, df)
         creating = not self.exists(uri)
+        self._changed(uri)
         write_deltalake(
             uri,
             data,
@@ -219,7 +249,7 @@ class DeltaRsEngine:
         self,
         spec: TableSpec,
         uri: str,
-        df: DataFrame,
+        df: Frame,
         *,
         on: Sequence[str],
         update_when: str | None,
@@ -232,8 +262,9 @@ class DeltaRsEngine:
             return self.write(spec, uri, df, mode="append", predicate=None, commit=commit)
         data = self._arrow(uri, df)
         if data.num_rows == 0:  # nothing to upsert, but the commit marker must still be recorded
-            return self.write(spec, uri, df, mode="append", predicate=None, commit=commit)
+            return self.write(spec, uri, data, mode="append", predicate=None, commit=commit)
         condition = " and ".join(f"t.{k} = s.{k}" for k in on)
+        self._changed(uri)
         merger = DeltaTable(uri, storage_options=self.options).merge(
             data,
             predicate=condition,
@@ -252,10 +283,12 @@ class DeltaRsEngine:
 
     def optimize(self, uri: str) -> dict[str, Any]:
         table = self._table(uri)
+        self._changed(uri)
         return dict(table.optimize.compact()) if table else {}
 
     def vacuum(self, uri: str, retention_hours: int) -> list[str]:
         table = self._table(uri)
+        self._changed(uri)
         if table is None:
             return []
         return table.vacuum(retention_hours=retention_hours, enforce_retention_duration=False, dry_run=False)
@@ -314,12 +347,19 @@ class Tables:
         """Return the table, or `empty` (same schema) when the table does not exist yet."""
         return self.read(name, where=where) if self.exists(name) else empty
 
-    def append(self, spec: TableSpec, df: DataFrame, *, commit: Commit | None = None) -> WriteResult:
+    def query(self, name: str, sql: str) -> pa.Table:
+        """Return the rows of a small question about one table, answered by delta-rs (no Spark job).
+
+        `sql` is DataFusion SQL naming the table `t`, e.g. "select distinct event_date from t where _batch_id > 5".
+        """
+        return self.engine.query(self.uri(name), sql)
+
+    def append(self, spec: TableSpec, df: Frame, *, commit: Commit | None = None) -> WriteResult:
         """Append `df`; with a commit marker, once per (app, batch)."""
         return self.engine.write(spec, self.uri(spec.name), df, mode="append", predicate=None, commit=commit)
 
     def overwrite(
-        self, spec: TableSpec, df: DataFrame, *, predicate: str | None = None, commit: Commit | None = None
+        self, spec: TableSpec, df: Frame, *, predicate: str | None = None, commit: Commit | None = None
     ) -> WriteResult:
         """Replace the whole table, or only the rows matching `predicate` (which every row of `df` must match)."""
         return self.engine.write(spec, self.uri(spec.name), df, mode="overwrite", predicate=predicate, commit=commit)
@@ -327,7 +367,7 @@ class Tables:
     def merge(
         self,
         spec: TableSpec,
-        df: DataFrame,
+        df: Frame,
         *,
         on: Sequence[str] | None = None,
         update_when: str | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from pyspark.sql import types as T
+import pyarrow as pa
 
 from lakehouse.pipeline.context import RunContext, StepResult
 from lakehouse.tables import TableSpec
@@ -17,24 +17,24 @@ RUN_AUDIT = TableSpec(
 )
 TABLES = (RUN_AUDIT,)
 
-SCHEMA = T.StructType(
+SCHEMA = pa.schema(
     [
-        T.StructField("run_id", T.StringType()),
-        T.StructField("step", T.StringType()),
-        T.StructField("layer", T.StringType()),
-        T.StructField("target_table", T.StringType()),
-        T.StructField("batch_from", T.IntegerType()),
-        T.StructField("batch_to", T.IntegerType()),
-        T.StructField("rows_in", T.LongType()),
-        T.StructField("rows_out", T.LongType()),
-        T.StructField("rows_quarantined", T.LongType()),
-        T.StructField("rows_duplicate", T.LongType()),
-        T.StructField("status", T.StringType()),
-        T.StructField("error", T.StringType()),
-        T.StructField("notes", T.StringType()),
-        T.StructField("started_at", T.TimestampType()),
-        T.StructField("finished_at", T.TimestampType()),
-        T.StructField("duration_seconds", T.DoubleType()),
+        ("run_id", pa.string()),
+        ("step", pa.string()),
+        ("layer", pa.string()),
+        ("target_table", pa.string()),
+        ("batch_from", pa.int32()),
+        ("batch_to", pa.int32()),
+        ("rows_in", pa.int64()),
+        ("rows_out", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("rows_duplicate", pa.int64()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("notes", pa.string()),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("finished_at", pa.timestamp("us", tz="UTC")),
+        ("duration_seconds", pa.float64()),
     ]
 )
 
@@ -67,4 +67,6 @@ def record(ctx: RunContext, results: Sequence[StepResult]) -> None:
             )
         )
     if rows:
-        ctx.tables.append(RUN_AUDIT, ctx.spark.createDataFrame(rows, SCHEMA))
+        ctx.tables.append(
+            RUN_AUDIT, pa.Table.from_pylist([dict(zip(SCHEMA.names, r, strict=True)) for r in rows], SCHEMA)
+        )

@@ -9,11 +9,11 @@ from __future__ import annotations
 import csv
 import io
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.arrow import split
 from lakehouse.entities import ENTITIES, Entity
 from lakehouse.errors import PipelineError
 from lakehouse.pipeline.context import RunContext, StepResult, batch_id
@@ -105,17 +105,18 @@ def ingest(ctx: RunContext, entity: Entity) -> StepResult:
         result.notes.append(f"landing folders for {days[0]}..{days[-1]} are empty")
         return result
 
+    columns = tf.bronze_columns(entity.fields)
     parsed = (
         read_landing(ctx, entity, files)
         .transform(tf.with_ingestion_metadata(ctx.started_at))
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .transform(tf.for_quarantine(entity.name))
+        .select(*dict.fromkeys([*columns, *tf.QUARANTINE_COLUMNS]))
     )
-    try:
-        commit = Commit(step, result.batch_to)
-        quarantined = ctx.tables.append(QUARANTINE, parsed.transform(tf.quarantine_rows(entity.name)), commit=commit)
-        written = ctx.tables.append(spec, parsed.transform(tf.bronze_rows(entity.fields)), commit=commit)
-    finally:
-        parsed.unpersist()
+    # One Spark pass; the good and the unusable lines part on the driver, where delta-rs writes them anyway.
+    good, bad = split(parsed.toArrow(), "reason", columns, tf.QUARANTINE_COLUMNS)
+    commit = Commit(step, result.batch_to)
+    quarantined = ctx.tables.append(QUARANTINE, bad, commit=commit)
+    written = ctx.tables.append(spec, good, commit=commit)
     result.rows_out = written.rows
     result.rows_quarantined = quarantined.rows
     result.rows_in = written.rows + quarantined.rows

@@ -35,8 +35,9 @@ TABLES = (SESSIONS, DAILY_PRODUCT_METRICS)
 
 
 def _changed_days(ctx: RunContext, table: str, day_column: str, lo: int, hi: int) -> list[date]:
-    changed = ctx.tables.read(table, where=f"_batch_id > {lo} and _batch_id <= {hi}")
-    return sorted(r[0] for r in changed.select(day_column).distinct().collect() if r[0] is not None)
+    """Return the days with rows that batches (lo, hi] added or changed (a delta-rs query, no Spark job)."""
+    sql = f"select distinct {day_column} from t where _batch_id > {lo} and _batch_id <= {hi}"
+    return sorted(d for d in ctx.tables.query(table, sql).column(0).to_pylist() if d is not None)
 
 
 def _available(ctx: RunContext, *marks: tuple[str, str]) -> int:

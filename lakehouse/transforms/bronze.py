@@ -71,7 +71,8 @@ def parse_json_lines(fields: Sequence[str]) -> Transform:
         return parsed.select(
             *(F.col("_record")[f].alias(f) for f in fields),
             F.when(F.size(extras) > 0, extras).alias("_extra_fields"),
-            F.col("value").alias("_raw"),
+            # The raw text is only kept where it is needed: for lines that go to quarantine.
+            F.when(error.isNotNull(), F.col("value")).alias("_raw"),
             error.alias(ERROR),
             *(c for c in parsed.columns if c.startswith("_source")),
         )
@@ -97,24 +98,28 @@ def flag_csv_errors(fields: Sequence[str]) -> Transform:
     return flag
 
 
-def bronze_rows(fields: Sequence[str]) -> Transform:
-    """Return a transform keeping the parsed rows, in the bronze table's column order."""
-
-    def select(df: DataFrame) -> DataFrame:
-        return df.where(F.col(ERROR).isNull()).select(*fields, "_extra_fields", *METADATA_COLUMNS)
-
-    return select
+def bronze_columns(fields: Sequence[str]) -> list[str]:
+    """Return the columns of a feed's bronze table, in order."""
+    return [*fields, "_extra_fields", *METADATA_COLUMNS]
 
 
-def quarantine_rows(entity: str) -> Transform:
-    """Return a transform keeping the unusable rows, shaped for `bronze.quarantine`."""
+QUARANTINE_COLUMNS = ("entity", "reason", "raw", *METADATA_COLUMNS)
 
-    def select(df: DataFrame) -> DataFrame:
-        return df.where(F.col(ERROR).isNotNull()).select(
-            F.lit(entity).alias("entity"),
-            F.col(ERROR).alias("reason"),
-            F.col("_raw").alias("raw"),
-            *METADATA_COLUMNS,
+
+def for_quarantine(entity: str) -> Transform:
+    """Return a transform adding the quarantine columns (entity, reason, raw text) to parsed rows.
+
+    Rows without an `_error` keep them null; the pipeline sends rows with a reason to `bronze.quarantine` and the
+    others to the feed's bronze table, from one pass over the data.
+    """
+
+    def add(df: DataFrame) -> DataFrame:
+        return df.withColumns(
+            {
+                "entity": F.when(F.col(ERROR).isNotNull(), F.lit(entity)),
+                "reason": F.col(ERROR),
+                "raw": F.col("_raw"),
+            }
         )
 
-    return select
+    return add

@@ -73,16 +73,14 @@ def test_csv_rows_with_the_wrong_number_of_fields_are_flagged(spark):
     ]
 
 
-def test_quarantine_rows_keep_raw_text_reason_and_lineage(spark):
+def test_quarantine_columns_are_set_only_for_unusable_lines(spark):
     parsed = spark.createDataFrame(
-        [
-            ("x", None, None, FILE, 1, 20260102, None, None),
-            (None, "bad", "malformed JSON", FILE, 2, 20260102, None, None),
-        ],
-        "id string, _raw string, _error string, _source_file string, _source_line int, _batch_id int, "
-        "_batch_date date, _ingested_at timestamp",
+        [("x", None, None, FILE, 1), (None, "bad", "malformed JSON", FILE, 2)],
+        "id string, _raw string, _error string, _source_file string, _source_line int",
     )
-    out = parsed.transform(tf.quarantine_rows("orders"))
-    assert [(r["entity"], r["reason"], r["raw"], r["_source_line"]) for r in out.collect()] == [
-        ("orders", "malformed JSON", "bad", 2)
-    ]
+    out = parsed.transform(tf.for_quarantine("orders")).select("id", "entity", "reason", "raw", "_source_line")
+    expected = spark.createDataFrame(
+        [("x", None, None, None, 1), (None, "orders", "malformed JSON", "bad", 2)],
+        "id string, entity string, reason string, raw string, _source_line int",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)

@@ -1,0 +1,165 @@
+"""The benchmark behind `make bench`: measures and prints; it asserts nothing.
+
+1. Generator: records/s for the whole shop over N days, and clickstream events/s against a per-row Faker loop that
+   produces the same events.
+2. Pipeline: the full run (landing → gold) over those days, with the share spent starting Spark.
+3. One more day: generated, then processed by a fresh `lakehouse run` process (what a user waits for), and again by
+   a session that is already warm (how a long-running scheduler or `--watch` loop would see it).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.table import Table
+
+from lakehouse.report import console
+from lakehouse.settings import Settings, load_settings
+from lakehouse.warehouse import Warehouse
+
+
+@dataclass
+class Figure:
+    name: str
+    value: str
+    note: str = ""
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}"
+
+
+def _run_cli(warehouse: str, *args: str) -> tuple[float, str]:
+    """Run `lakehouse ARGS` in a fresh process; return its wall time and output."""
+    env = {**os.environ, "LAKEHOUSE_WAREHOUSE": warehouse, "COLUMNS": "160"}
+    clock = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", *args], env=env, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - clock
+    if done.returncode != 0:
+        raise RuntimeError(f"lakehouse {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return seconds, done.stdout
+
+
+def run_bench(
+    days: int = 30, events_per_day: int | None = None, workdir: str | None = None, keep: bool = False
+) -> None:
+    """Measure the generator and the pipeline on a fresh warehouse and print the figures."""
+    from generator import generate
+    from generator.baseline import compare
+    from lakehouse.pipeline import runner
+    from lakehouse.pipeline.context import RunContext
+    from lakehouse.spark import get_spark
+    from lakehouse.tables import Tables
+
+    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="lakehouse-bench-"))
+    if root.exists() and any(root.iterdir()):
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    base = load_settings()
+    settings = Settings(**{**base.__dict__, "warehouse": str(root.resolve())})
+    warehouse = Warehouse(settings)
+    figures: list[Figure] = []
+    console.print(f"Benchmark warehouse: {root} · {_machine()}")
+
+    # 1. Generator
+    with console.status(f"Generating {days} days …"):
+        generated = generate(warehouse, days, events_per_day=events_per_day, progress=False)
+    events = generated.rows["events"]
+    figures.append(
+        Figure(
+            "generator: whole shop",
+            f"{generated.rows_per_second:,.0f} records/s",
+            f"{generated.total_rows:,} records ({events:,} events) for {days} days in {generated.seconds:.1f}s",
+        )
+    )
+    with console.status("Generator against a per-row Faker loop …"):
+        comparison = compare(events=100_000)
+    figures.append(
+        Figure(
+            "generator: clickstream events",
+            f"{comparison.vectorised_rows_per_second:,.0f} events/s",
+            f"per-row Faker loop: {comparison.baseline_rows_per_second:,.0f} events/s"
+            f" → {comparison.speedup:.1f}× faster",
+        )
+    )
+
+    # 2. Full run, in this process (the first Spark session this process starts).
+    with console.status("Starting Spark …"):
+        clock = time.perf_counter()
+        spark = get_spark(settings, "lakehouse-bench")
+        spark_start = time.perf_counter() - clock
+    tables = Tables(warehouse, spark)
+    with console.status(f"Full run: {days} days landing → gold …"):
+        clock = time.perf_counter()
+        results = runner.run(RunContext(tables))
+        pipeline = time.perf_counter() - clock
+    full = spark_start + pipeline
+    rows_in = sum(r.rows_in for r in results if r.step.startswith("bronze."))
+    figures.append(
+        Figure(
+            "full run (landing → gold)",
+            f"{full:.1f} s",
+            f"{rows_in:,} landing records; Spark start {spark_start:.1f}s = {spark_start / full:.0%} of it",
+        )
+    )
+
+    # 3. One more day: a fresh process, as a user or a scheduler would start it ...
+    generate(warehouse, 1, progress=False)
+    spark.stop()
+    fresh, output = _run_cli(str(root), "run")
+    match = re.search(r"ready in ([0-9.]+)s", output)
+    fresh_start = float(match[1]) if match else float("nan")
+    figures.append(
+        Figure(
+            "one more day, fresh process",
+            f"{fresh:.1f} s",
+            f"{fresh / full:.0%} of the full run; Spark start {fresh_start:.1f}s, Python and JVM warm-up included",
+        )
+    )
+    # ... and in a session that is already running.
+    spark = get_spark(settings, "lakehouse-bench")
+    tables = Tables(warehouse, spark)
+    generate(warehouse, 1, progress=False)
+    runner.run(RunContext(tables))  # warms this session on a day
+    generate(warehouse, 1, progress=False)
+    clock = time.perf_counter()
+    runner.run(RunContext(tables))
+    warm = time.perf_counter() - clock
+    figures.append(Figure("one more day, warm session", f"{warm:.1f} s", f"{warm / full:.0%} of the full run"))
+    spark.stop()
+
+    table = Table(title="lakehouse bench", title_justify="left")
+    table.add_column("measure")
+    table.add_column("result", justify="right")
+    table.add_column("detail")
+    for f in figures:
+        table.add_row(f.name, f.value, f.note)
+    console.print(table)
+    console.print(f"machine: {_machine()}; command: lakehouse bench --days {days}")
+    if not keep and not workdir:
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,5 @@
+"""`python -m lakehouse.cli` runs the `lakehouse` command."""
+
+from lakehouse.cli import main
+
+main()

@@ -1,0 +1,56 @@
+"""User mistakes at the command line: one line, non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from lakehouse.cli import cli
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE", str(tmp_path / "nowhere"))
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, list(args))
+
+    return invoke
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("sql", "select 1"), "no warehouse at"),
+        (("status",), "no warehouse at"),
+        (("run",), "no landing data in"),
+        (("generate", "--days", "0"), "--days must be at least 1"),
+        (("generate", "--start-date", "2026-13-01"), "is not a date"),
+    ],
+)
+def test_mistakes_print_one_line_and_fail(run, args, message):
+    result = run(*args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) <= 3
+
+
+def test_bad_environment_is_reported_by_name(run, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_ENV", "cloud")
+    result = run("status")
+    assert result.exit_code == 1
+    assert "LAKEHOUSE_ENV='cloud' is not one of embedded, stack" in result.output
+
+
+def test_generate_then_status_and_sql(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE", str(tmp_path / "wh"))
+    made = run("generate", "--days", "1", "--customers", "50", "--products", "10", "--events-per-day", "200")
+    assert made.exit_code == 0, made.output
+    assert "records in" in made.output
+    again = run("generate", "--days", "1", "--if-empty")
+    assert "already holds 1 days" in again.output
+    status = run("status")
+    assert status.exit_code == 0 and "No runs yet" in status.output
+    missing = run("sql", "select * from silver.orders")
+    assert missing.exit_code == 1 and "unknown table silver.orders" in missing.output

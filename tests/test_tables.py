@@ -1,0 +1,120 @@
+"""The table layer on real Delta tables in a temporary warehouse."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from lakehouse.errors import PipelineError, UserError
+from lakehouse.settings import Settings
+from lakehouse.tables import Commit, Tables, TableSpec, sql_in
+from lakehouse.warehouse import Warehouse
+
+SPEC = TableSpec("silver.things", "Things for tests.", keys=("id",), partition_by=("day",))
+
+
+@pytest.fixture
+def tables(spark, tmp_path):
+    return Tables(Warehouse(Settings(warehouse=str(tmp_path))), spark)
+
+
+def _frame(spark, rows):
+    return spark.createDataFrame(rows, "id int, day string, value string")
+
+
+def _rows(tables, **kwargs):
+    return sorted(tuple(r) for r in tables.read("silver.things", **kwargs).collect())
+
+
+def test_append_creates_a_partitioned_table_with_its_description(tables, spark):
+    tables.append(SPEC, _frame(spark, [(1, "d1", "a"), (2, "d2", "b")]))
+    assert _rows(tables) == [(1, "d1", "a"), (2, "d2", "b")]
+    assert tables.names() == ["silver.things"]
+    assert tables.version("silver.things") == 0
+    from deltalake import DeltaTable
+
+    table = DeltaTable(tables.uri("silver.things"))
+    assert table.metadata().description == "Things for tests."
+    assert table.metadata().partition_columns == ["day"]
+
+
+def test_a_commit_marker_makes_a_batch_land_once(tables, spark):
+    first = tables.append(SPEC, _frame(spark, [(1, "d1", "a")]), commit=Commit("test", 20260101))
+    again = tables.append(SPEC, _frame(spark, [(1, "d1", "a")]), commit=Commit("test", 20260101))
+    assert (first.skipped, again.skipped) == (False, True)
+    assert _rows(tables) == [(1, "d1", "a")]
+    assert tables.watermark("silver.things", "test") == 20260101
+    assert tables.watermark("silver.things", "other") is None
+
+
+def test_overwrite_by_predicate_replaces_only_matching_rows(tables, spark):
+    tables.append(SPEC, _frame(spark, [(1, "d1", "a"), (2, "d2", "b")]))
+    tables.overwrite(SPEC, _frame(spark, [(3, "d2", "c")]), predicate=sql_in("day", ["d2"]))
+    assert _rows(tables) == [(1, "d1", "a"), (3, "d2", "c")]
+
+
+def test_merge_updates_matches_and_inserts_the_rest(tables, spark):
+    tables.append(SPEC, _frame(spark, [(1, "d1", "a"), (2, "d1", "b")]))
+    result = tables.merge(SPEC, _frame(spark, [(2, "d1", "B"), (3, "d1", "c")]))
+    assert _rows(tables) == [(1, "d1", "a"), (2, "d1", "B"), (3, "d1", "c")]
+    assert result.inserted == 1
+
+
+def test_insert_only_merge_skips_keys_already_present(tables, spark):
+    tables.append(SPEC, _frame(spark, [(1, "d1", "a")]))
+    result = tables.merge(SPEC, _frame(spark, [(1, "d1", "changed"), (2, "d1", "b")]), insert_only=True)
+    assert _rows(tables) == [(1, "d1", "a"), (2, "d1", "b")]
+    assert result.inserted == 1
+
+
+def test_arrow_rows_can_be_written_too(tables):
+    data = pa.table({"id": pa.array([7], pa.int32()), "day": ["d9"], "value": ["x"]})
+    tables.append(SPEC, data)
+    assert _rows(tables) == [(7, "d9", "x")]
+
+
+def test_read_as_of_a_version_and_history(tables, spark):
+    tables.append(SPEC, _frame(spark, [(1, "d1", "a")]))
+    tables.append(SPEC, _frame(spark, [(2, "d1", "b")]))
+    assert _rows(tables, version=0) == [(1, "d1", "a")]
+    assert [h["operation"] for h in tables.history("silver.things")] == ["WRITE", "WRITE"]
+
+
+def test_a_where_clause_prunes_and_filters(tables, spark):
+    tables.append(SPEC, _frame(spark, [(1, "d1", "a"), (2, "d2", "b")]))
+    assert _rows(tables, where="day = 'd2'") == [(2, "d2", "b")]
+    answer = tables.query("silver.things", "select count(*) as n from t where day = 'd1'")
+    assert answer.column("n").to_pylist() == [1]
+
+
+def test_optimize_compacts_and_vacuum_removes_unreferenced_files(tables, spark):
+    for i in range(3):
+        tables.append(SPEC, _frame(spark, [(i, "d1", "x")]))
+    metrics = tables.optimize("silver.things")
+    assert metrics["numFilesRemoved"] == 3 and metrics["numFilesAdded"] == 1
+    removed = tables.vacuum("silver.things", retention_hours=0)
+    assert len(removed) == 3
+    assert len(_rows(tables)) == 3
+
+
+def test_a_schema_change_is_refused_with_the_columns_named(tables, spark):
+    tables.append(SPEC, _frame(spark, [(1, "d1", "a")]))
+    other = spark.createDataFrame([(1, "d1", "a", 5)], "id int, day string, value string, extra int")
+    with pytest.raises(PipelineError, match=r"new \['extra'\]"):
+        tables.append(SPEC, other)
+
+
+def test_reading_a_missing_table_says_what_to_do(tables):
+    with pytest.raises(UserError, match="does not exist yet"):
+        tables.read("silver.nothing")
+
+
+def test_table_names_are_checked():
+    with pytest.raises(UserError, match="not a table name"):
+        TableSpec("things", "no layer")
+
+
+def test_predicates_refuse_values_that_could_break_out():
+    assert sql_in("day", ["2026-01-01", 5]) == "day in ('2026-01-01', 5)"
+    with pytest.raises(PipelineError):
+        sql_in("day", ["x') or (1=1"])
