@@ -52,9 +52,9 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}"
 
 
-def _run_cli(warehouse: str, *args: str) -> tuple[float, str]:
+def _run_cli(warehouse: str, *args: str, env_extra: dict[str, str] | None = None) -> tuple[float, str]:
     """Run `lakehouse ARGS` in a fresh process; return its wall time and output."""
-    env = {**os.environ, "LAKEHOUSE_WAREHOUSE": warehouse, "COLUMNS": "160"}
+    env = {**os.environ, "LAKEHOUSE_WAREHOUSE": warehouse, "COLUMNS": "160", **(env_extra or {})}
     clock = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "lakehouse.cli", *args], env=env, capture_output=True, text=True, check=False
@@ -87,6 +87,7 @@ def run_bench(
     console.print(f"Benchmark warehouse: {root} · {_machine()}")
 
     # 1. Generator
+    console.print(f"generating {days} days …")
     with console.status(f"Generating {days} days …"):
         generated = generate(warehouse, days, events_per_day=events_per_day, progress=False)
     events = generated.rows["events"]
@@ -114,9 +115,10 @@ def run_bench(
         spark = get_spark(settings, "lakehouse-bench")
         spark_start = time.perf_counter() - clock
     tables = Tables(warehouse, spark)
+    console.print(f"full run: {days} days landing → gold …")
     with console.status(f"Full run: {days} days landing → gold …"):
         clock = time.perf_counter()
-        results = runner.run(RunContext(tables))
+        results = runner.run(RunContext(tables), parallelism=settings.parallel_steps)
         pipeline = time.perf_counter() - clock
     full = spark_start + pipeline
     rows_in = sum(r.rows_in for r in results if r.step.startswith("bronze."))
@@ -128,28 +130,36 @@ def run_bench(
         )
     )
 
-    # 3. One more day: a fresh process, as a user or a scheduler would start it ...
-    generate(warehouse, 1, progress=False)
+    # 3. One more day: a fresh process, as a user or a scheduler would start it (with and without the JVM
+    #    class archive, one day each) ...
     spark.stop()
-    fresh, output = _run_cli(str(root), "run")
-    match = re.search(r"ready in ([0-9.]+)s", output)
-    fresh_start = float(match[1]) if match else float("nan")
-    figures.append(
-        Figure(
-            "one more day, fresh process",
-            f"{fresh:.1f} s",
-            f"{fresh / full:.0%} of the full run; Spark start {fresh_start:.1f}s, Python and JVM warm-up included",
+    fresh: dict[str, float] = {}
+    for archive in ("off", "on"):
+        generate(warehouse, 1, progress=False)
+        console.print(f"one more day, fresh process, class archive {archive} …")
+        fresh[archive], output = _run_cli(str(root), "run", env_extra={"LAKEHOUSE_CLASS_ARCHIVE": archive})
+        match = re.search(r"ready in ([0-9.]+)s", output)
+        started = float(match[1]) if match else float("nan")
+        figures.append(
+            Figure(
+                f"one more day, fresh process (class archive {archive})",
+                f"{fresh[archive]:.1f} s",
+                f"{fresh[archive] / full:.0%} of the full run; Spark start {started:.1f}s",
+            )
         )
+    figures.append(
+        Figure("class archive speed-up", f"{fresh['off'] / fresh['on']:.2f}×", "one more day, fresh process, off / on")
     )
     # ... and in a session that is already running.
     spark = get_spark(settings, "lakehouse-bench")
     tables = Tables(warehouse, spark)
     generate(warehouse, 1, progress=False)
-    runner.run(RunContext(tables))  # warms this session on a day
+    runner.run(RunContext(tables), parallelism=settings.parallel_steps)  # warms this session on a day
     generate(warehouse, 1, progress=False)
     clock = time.perf_counter()
-    runner.run(RunContext(tables))
+    runner.run(RunContext(tables), parallelism=settings.parallel_steps)
     warm = time.perf_counter() - clock
+    console.print("one more day, warm session …")
     figures.append(Figure("one more day, warm session", f"{warm:.1f} s", f"{warm / full:.0%} of the full run"))
     spark.stop()
 

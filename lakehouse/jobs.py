@@ -25,7 +25,11 @@ def run_layer_job(layer: str) -> None:
         spark = get_spark(settings, f"lakehouse-{layer}")
         console.print(f"Spark ready in {time.perf_counter() - clock:.1f}s; warehouse {warehouse.root}")
         ctx = RunContext(Tables(warehouse, spark))
-        results = runner.run(ctx, [layer], ConsoleListener())
+        listener = ConsoleListener()
+        try:
+            results = runner.run(ctx, [layer], listener, parallelism=settings.parallel_steps)
+        finally:
+            listener.close()
         console.print(summary_table(results, title=f"{layer} — run {ctx.run_id}"))
     except (UserError, PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -59,19 +60,27 @@ def summary_table(results: Sequence[StepResult], title: str = "Run summary") -> 
 
 
 class ConsoleListener:
-    """Prints one line per step as it finishes, so a long run shows where it is."""
+    """Shows which steps are running on one live line, and prints a line per step as it finishes."""
 
     def __init__(self, out: Console | None = None):
         self.out = out or console
-        self._status = None
+        self._running: list[str] = []
+        self._lock = threading.Lock()
+        self._status = self.out.status("")
+
+    def _refresh(self) -> None:
+        if self._running:
+            self._status.update(f"running {', '.join(self._running)} …")
+            self._status.start()
+        else:
+            self._status.stop()
 
     def started(self, step: str, index: int, total: int) -> None:
-        self._status = self.out.status(f"[{index}/{total}] {step} …")
-        self._status.start()
+        with self._lock:
+            self._running.append(step)
+            self._refresh()
 
     def finished(self, result: StepResult, index: int, total: int) -> None:
-        if self._status is not None:
-            self._status.stop()
         if result.status == "skipped":
             detail = "nothing new"
         elif result.status == "failed":
@@ -82,4 +91,13 @@ class ConsoleListener:
                 + (f", {result.rows_quarantined:,} quarantined" if result.rows_quarantined else "")
                 + (f", {result.rows_duplicate:,} duplicates" if result.rows_duplicate else "")
             )
-        self.out.print(f"[{index:>2}/{total}] {result.step:<28} {detail}  [dim]{result.seconds:.1f}s[/dim]")
+        with self._lock:
+            if result.step in self._running:
+                self._running.remove(result.step)
+            self.out.print(f"[{index:>2}/{total}] {result.step:<28} {detail}  [dim]{result.seconds:.1f}s[/dim]")
+            self._refresh()
+
+    def close(self) -> None:
+        with self._lock:
+            self._running.clear()
+            self._status.stop()

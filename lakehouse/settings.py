@@ -43,6 +43,7 @@ class Settings:
     spark_master: str = "local[2]"
     spark_driver_memory: str = "4g"
     spark_shuffle_partitions: int = 4
+    parallel_steps: int = 2
     s3_endpoint: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key: str | None = field(default=None, repr=False)
@@ -95,6 +96,7 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
         spark_master=_env("LAKEHOUSE_SPARK_MASTER", "local[2]") or "local[2]",
         spark_driver_memory=_env("LAKEHOUSE_SPARK_DRIVER_MEMORY", "4g") or "4g",
         spark_shuffle_partitions=_int_env("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
+        parallel_steps=_int_env("LAKEHOUSE_PARALLEL_STEPS", 2),
         s3_endpoint=_env("AWS_ENDPOINT_URL"),
         s3_region=_env("AWS_REGION", "us-east-1") or "us-east-1",
         s3_access_key=_env("AWS_ACCESS_KEY_ID"),

@@ -39,7 +39,11 @@ def command(layers: tuple[str, ...]) -> None:
     spark_seconds = time.perf_counter() - clock
     console.print(f"Spark ({settings.spark_master}) ready in {spark_seconds:.1f}s · warehouse {warehouse.root}")
     ctx = RunContext(Tables(warehouse, spark))
-    results = runner.run(ctx, layers or LAYERS, ConsoleListener())
+    listener = ConsoleListener()
+    try:
+        results = runner.run(ctx, layers or LAYERS, listener, parallelism=settings.parallel_steps)
+    finally:
+        listener.close()
     total = time.perf_counter() - clock
     if not any(r.did_work for r in results):
         console.print("Nothing new since the last run; no table changed.")

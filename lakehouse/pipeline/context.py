@@ -48,6 +48,7 @@ class StepResult:
     rows_duplicate: int = 0
     status: str = "ok"  # ok, skipped (nothing new), failed
     error: str | None = None
+    trace: str | None = None  # the full traceback of a failure, for the run log
     seconds: float = 0.0
     started_at: datetime | None = None
     notes: list[str] = field(default_factory=list)

@@ -1,9 +1,19 @@
-"""Runs pipeline steps in order, times them, stops at the first failure and records every step in the audit."""
+"""Runs pipeline steps in dependency order, several at a time, and records every step in the audit.
+
+Each step names the steps it needs. Steps whose needs are met run concurrently on a small thread pool sharing the
+one Spark session: on a laptop most of a small step's time is the driver planning and compiling its job, which
+overlaps well with another step's execution. The first failure stops new steps from starting; the run then ends
+with a PipelineError naming the step.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
@@ -16,51 +26,129 @@ Step = Callable[[RunContext], StepResult]
 LAYERS = ("bronze", "silver", "gold")
 
 
-def steps_of(layer: str) -> list[tuple[str, Step]]:
-    """Return the named steps of a layer, in the order they must run."""
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step, its name, and the steps that must have finished before it starts."""
+
+    name: str
+    run: Step
+    needs: tuple[str, ...] = ()
+
+
+def _silver_needs(name: str) -> tuple[str, ...]:
+    feed = name.split(".", 1)[1]
+    own = (f"bronze.{feed}",)
+    dimensions = ("silver.customers", "silver.products")
+    return {
+        "silver.customers": own,
+        "silver.products": own,
+        "silver.orders": (*own, *dimensions),
+        "silver.order_status": (*own, "silver.orders"),
+        "silver.events": (*own, *dimensions),
+        "silver.inventory": (*own, "silver.products"),
+    }[name]
+
+
+GOLD_NEEDS = {
+    "gold.sessions": ("silver.events",),
+    "gold.daily_product_metrics": ("silver.events", "silver.orders", "silver.order_status"),
+}
+
+
+def steps_of(layer: str) -> list[PlannedStep]:
+    """Return the steps of a layer with what each needs, in a valid order."""
     if layer == "bronze":
-        return [(f"bronze.{e.name}", partial(bronze.ingest, entity=e)) for e in ENTITIES]
+        return [PlannedStep(f"bronze.{e.name}", partial(bronze.ingest, entity=e)) for e in ENTITIES]
     if layer == "silver":
-        return [(f"silver.{fn.__name__}", fn) for fn in silver.STEPS]
+        return [PlannedStep(f"silver.{fn.__name__}", fn, _silver_needs(f"silver.{fn.__name__}")) for fn in silver.STEPS]
     if layer == "gold":
-        return [(f"gold.{fn.__name__}", fn) for fn in gold.STEPS]
+        return [PlannedStep(f"gold.{fn.__name__}", fn, GOLD_NEEDS[f"gold.{fn.__name__}"]) for fn in gold.STEPS]
     raise UserError(f"unknown layer {layer!r}: choose from {', '.join(LAYERS)}")
 
 
 class Listener:
-    """Hears about steps as they start and finish (the CLI shows progress with it)."""
+    """Hears about steps as they start and finish (the CLI shows progress with it). Called from worker threads."""
 
     def started(self, step: str, index: int, total: int) -> None: ...
     def finished(self, result: StepResult, index: int, total: int) -> None: ...
 
 
-def run(ctx: RunContext, layers: Sequence[str] = LAYERS, listener: Listener | None = None) -> list[StepResult]:
-    """Run every step of `layers` in order; return what each did. A failing step stops the run with a PipelineError."""
-    listener = listener or Listener()
-    plan = [named for layer in layers for named in steps_of(layer)]
-    results: list[StepResult] = []
+def _timed(ctx: RunContext, step: PlannedStep) -> StepResult:
+    started, clock = datetime.now(UTC), time.perf_counter()
     try:
-        for index, (name, step) in enumerate(plan, start=1):
-            listener.started(name, index, len(plan))
-            started, clock = datetime.now(UTC), time.perf_counter()
-            try:
-                result = step(ctx)
-            except UserError:
-                raise
-            except Exception as exc:
-                failed = StepResult(step=name, table=name, status="failed", error=f"{type(exc).__name__}: {exc}")
-                failed.started_at, failed.seconds = started, time.perf_counter() - clock
-                results.append(failed)
-                listener.finished(failed, index, len(plan))
-                raise PipelineError(f"step {name} failed: {_first_line(exc)}") from exc
-            result.started_at, result.seconds = started, time.perf_counter() - clock
-            results.append(result)
-            listener.finished(result, index, len(plan))
+        result = step.run(ctx)
+    except UserError:
+        raise
+    except Exception as exc:
+        result = StepResult(step=step.name, table=step.name, status="failed", error=f"{type(exc).__name__}: {exc}")
+        result.trace = traceback.format_exc()
+    result.started_at, result.seconds = started, time.perf_counter() - clock
+    return result
+
+
+def run(
+    ctx: RunContext,
+    layers: Sequence[str] = LAYERS,
+    listener: Listener | None = None,
+    parallelism: int = 2,
+) -> list[StepResult]:
+    """Run every step of `layers`; return what each did, in plan order. A failed step raises a PipelineError."""
+    listener = listener or Listener()
+    plan = [step for layer in layers for step in steps_of(layer)]
+    planned = {s.name for s in plan}
+    # Needs outside the layers being run (e.g. bronze when only silver runs) are taken as met.
+    needs = {s.name: {n for n in s.needs if n in planned} for s in plan}
+    results: dict[str, StepResult] = {}
+    failed: list[StepResult] = []
+    lock = threading.Lock()
+    counter = iter(range(1, len(plan) + 1))
+
+    def work(step: PlannedStep) -> StepResult:
+        with lock:
+            index = next(counter)
+        listener.started(step.name, index, len(plan))
+        result = _timed(ctx, step)
+        listener.finished(result, index, len(plan))
+        return result
+
+    pending = list(plan)
+    running: dict[Future[StepResult], PlannedStep] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="step") as pool:
+            while pending or running:
+                if not failed:
+                    for step in [s for s in pending if needs[s.name] <= results.keys()]:
+                        pending.remove(step)
+                        running[pool.submit(work, step)] = step
+                elif not running:
+                    break
+                if not running:  # nothing can start: a need was not met (a failure stopped the run)
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    step = running.pop(future)
+                    result = future.result()  # a UserError from a step is raised here, unchanged
+                    results[step.name] = result
+                    if result.status == "failed":
+                        failed.append(result)
     finally:
-        audit.record(ctx, results)
-    return results
+        ordered = [results[s.name] for s in plan if s.name in results]
+        audit.record(ctx, ordered)
+    if failed:
+        first = failed[0]
+        log = _write_log(ctx, failed)
+        raise PipelineError(f"step {first.step} failed: {_first_line(first.error or '')} (details: {log})")
+    return ordered
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+def _write_log(ctx: RunContext, failed: Sequence[StepResult]) -> str:
+    """Write the failed steps' tracebacks under the warehouse and return where."""
+    uri = ctx.warehouse.uri("_lakehouse", "logs", f"run-{ctx.run_id}.log")
+    text = "\n\n".join(f"step {r.step} failed\n{r.trace or r.error}" for r in failed)
+    ctx.warehouse.write_bytes(uri, text.encode("utf-8"))
+    return uri
+
+
+def _first_line(text: str) -> str:
+    text = text.strip() or "unknown error"
     return text.splitlines()[0][:400]

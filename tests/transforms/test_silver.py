@@ -293,3 +293,31 @@ def test_inventory_sign_must_match_the_movement(spark):
         "m4": None,
         "m5": "accepted:movement_type",
     }
+
+
+def test_products_are_typed_with_money_and_flags(spark):
+    from lakehouse.entities import PRODUCTS
+
+    row = ("P00001", "SKU-1", "Kettle", "Home", "Kitchen", "Acme", "49.90", "21.5", "false", "2026-01-02T08:00:00Z")
+    bronze = spark.createDataFrame([row], ", ".join(f"{c} string" for c in PRODUCTS.fields)).withColumns(
+        {"_source_file": F.lit(F1), "_source_line": F.lit(2), "_batch_id": F.lit(20260102)}
+    )
+    out = bronze.transform(tf.typed_products).first()
+    assert (out.price, out.cost, out.active) == (Decimal("49.90"), Decimal("21.50"), False)
+    assert out.updated_at == datetime(2026, 1, 2, 8, 0)
+
+
+def test_status_changes_and_movements_are_typed(spark):
+    status = spark.createDataFrame(
+        [(" S1 ", "O1", "shipped", "2026-01-03T10:00:00Z", F1, 1, 20260103)],
+        f"status_id string, order_id string, status string, status_ts string, {LINEAGE}",
+    )
+    s = status.transform(tf.typed_status_changes).first()
+    assert (s.status_id, s.status, s.status_ts) == ("S1", "shipped", datetime(2026, 1, 3, 10, 0))
+    movements = spark.createDataFrame(
+        [("M1", "P1", "2026-01-03T23:59:59Z", "sale", "-2", "AMS", F1, 1, 20260103)],
+        f"movement_id string, product_id string, movement_ts string, movement_type string, quantity string, "
+        f"warehouse string, {LINEAGE}",
+    )
+    m = movements.transform(tf.typed_movements).first()
+    assert (m.quantity, m.movement_date, m.warehouse) == (-2, date(2026, 1, 3), "AMS")
