@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -38,14 +39,9 @@ def _mtime(path: str) -> int:
         return 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+# A JVM writes its class archive while it exits, which can take a while after the Python process has gone; a
+# recording is taken as finished once its file has not changed for this long.
+RECORDING_SETTLED_SECONDS = 60
 
 
 def class_archive_options() -> str:
@@ -62,17 +58,21 @@ def class_archive_options() -> str:
         directory = _cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / f"{_archive_key()}.jsa"
-        if not final.exists():
-            for recorded in sorted(directory.glob(f"{final.stem}.*.recording")):
-                pid = int(recorded.suffixes[-2].lstrip("."))
-                if not _alive(pid) and recorded.stat().st_size > 0:
-                    os.replace(recorded, final)
-                    break
-    except (OSError, ValueError):
+        recordings = sorted(directory.glob(f"{final.stem}.*.recording"))
+        now = time.time()
+        for recorded in recordings:
+            settled = now - recorded.stat().st_mtime > RECORDING_SETTLED_SECONDS
+            if final.exists() and settled:
+                recorded.unlink()  # a second recording made side by side with the first
+            elif settled and recorded.stat().st_size > 0:
+                os.replace(recorded, final)
+    except OSError:
         return ""
     quiet = "-Xlog:cds=off -Xlog:cds+dynamic=off"
     if final.exists():
         return f"-XX:SharedArchiveFile={final} {quiet}"
+    if recordings:  # another run is recording right now: do not record a second time
+        return ""
     return f"-XX:ArchiveClassesAtExit={directory / f'{final.stem}.{os.getpid()}.recording'} {quiet}"
 
 

@@ -66,7 +66,8 @@ def command(
         dirty_rate=dirty_rate,
         progress=True,
     )
-    table = Table(title=f"Generated {result.days[0]} … {result.days[-1]} into {warehouse.uri('landing')}")
+    console.print(f"Generated {result.days[0]} … {result.days[-1]} into {warehouse.uri('landing')}")
+    table = Table()
     table.add_column("feed")
     table.add_column("records", justify="right")
     for entity, count in result.rows.items():
