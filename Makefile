@@ -26,6 +26,7 @@ run: setup
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) sqlfluff lint dbt_project
 
 test: lint
 	$(RUN) pytest

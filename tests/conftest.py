@@ -18,3 +18,24 @@ def spark():
     session = get_spark(Settings(spark_master="local[2]", spark_driver_memory="2g", spark_shuffle_partitions=2))
     yield session
     session.stop()
+
+
+# A small shop with plenty of faults, so every rule and every path gets exercised.
+SHOP_SCALE = {"customers": 300, "products": 40, "events_per_day": 2500, "dirty_rate": 0.02, "seed": 11}
+
+
+@pytest.fixture(scope="session")
+def shop(spark, tmp_path_factory):
+    """Return (warehouse, tables, results of the first run) for 3 generated days taken through every layer."""
+    from generator import generate
+    from lakehouse.pipeline import runner
+    from lakehouse.pipeline.context import RunContext
+    from lakehouse.settings import Settings
+    from lakehouse.tables import Tables
+    from lakehouse.warehouse import Warehouse
+
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("warehouse"))))
+    generate(warehouse, 3, progress=False, **SHOP_SCALE)
+    tables = Tables(warehouse, spark)
+    first = runner.run(RunContext(tables))
+    return warehouse, tables, first

@@ -12,13 +12,11 @@ from generator import generate
 from lakehouse.entities import ENTITIES
 from lakehouse.pipeline import runner
 from lakehouse.pipeline.context import RunContext
-from lakehouse.settings import Settings
 from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
 
 pytestmark = pytest.mark.e2e
 
-SCALE = {"customers": 300, "products": 40, "events_per_day": 2500, "dirty_rate": 0.02, "seed": 11}
 # Where each feed's accepted records end up in silver (one row per accepted record).
 SILVER_TABLE = {
     "customers": "silver.customers_history",
@@ -62,15 +60,6 @@ def _manifest_totals(warehouse: Warehouse) -> dict[str, Counter]:
 
 def _versions(tables: Tables) -> dict[str, int | None]:
     return {name: tables.version(name) for name in tables.names()}
-
-
-@pytest.fixture(scope="module")
-def shop(spark, tmp_path_factory):
-    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("warehouse"))))
-    generate(warehouse, 3, progress=False, **SCALE)
-    tables = Tables(warehouse, spark)
-    first = runner.run(RunContext(tables))
-    return warehouse, tables, first
 
 
 def test_every_landing_record_is_in_bronze_or_its_quarantine(shop):

@@ -11,7 +11,7 @@ from lakehouse.report import ConsoleListener, console, summary_table
 from lakehouse.settings import load_settings
 from lakehouse.warehouse import Warehouse
 
-LAYERS = ("bronze", "silver", "gold")
+LAYERS = ("bronze", "silver", "gold", "dbt")
 
 
 @click.command("run")

@@ -19,11 +19,11 @@ from functools import partial
 
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
-from lakehouse.pipeline import audit, bronze, gold, silver
+from lakehouse.pipeline import audit, bronze, gold, models, silver
 from lakehouse.pipeline.context import RunContext, StepResult
 
 Step = Callable[[RunContext], StepResult]
-LAYERS = ("bronze", "silver", "gold")
+LAYERS = ("bronze", "silver", "gold", "dbt")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ def steps_of(layer: str) -> list[PlannedStep]:
         return [PlannedStep(f"silver.{fn.__name__}", fn, _silver_needs(f"silver.{fn.__name__}")) for fn in silver.STEPS]
     if layer == "gold":
         return [PlannedStep(f"gold.{fn.__name__}", fn, GOLD_NEEDS[f"gold.{fn.__name__}"]) for fn in gold.STEPS]
+    if layer == "dbt":
+        spark_steps = [s.name for other in ("silver", "gold") for s in steps_of(other)]
+        return [PlannedStep(f"dbt.{fn.__name__}", fn, tuple(spark_steps)) for fn in models.STEPS]
     raise UserError(f"unknown layer {layer!r}: choose from {', '.join(LAYERS)}")
 
 

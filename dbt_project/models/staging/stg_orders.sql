@@ -1,0 +1,31 @@
+with source as (
+    select * from {{ source('silver', 'orders') }}
+),
+
+renamed as (
+    select
+        order_id,
+        customer_id,
+        order_ts,
+        order_date,
+        currency,
+        payment_method,
+        channel,
+        shipping_country,
+        item_count,
+        units,
+        gross_amount,
+        discount_amount,
+        shipping_amount,
+        net_amount,
+        status,
+        status_ts,
+        paid_at,
+        shipped_at,
+        delivered_at,
+        cancelled_at,
+        returned_at
+    from source
+)
+
+select * from renamed

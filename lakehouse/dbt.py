@@ -1,0 +1,130 @@
+"""Runs the dbt project (dbt_project/) against the warehouse, on DuckDB by default.
+
+Everything dbt writes goes under the warehouse: its DuckDB database, `target/` and logs in `_lakehouse/dbt/`.
+DuckDB reads the Delta tables through its delta extension, which comes from a PyPI package (plain `INSTALL delta`
+needs the network); this module lays the extension out where DuckDB looks for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from lakehouse.errors import PipelineError, UserError
+from lakehouse.warehouse import Warehouse
+
+PROJECT_DIR = Path(os.environ.get("LAKEHOUSE_DBT_PROJECT") or Path(__file__).resolve().parents[1] / "dbt_project")
+EXTENSIONS = ("delta",)
+
+
+def extension_directory(cache: Path | None = None) -> Path:
+    """Return a DuckDB extension directory holding the extensions from their PyPI packages (made on first use)."""
+    import importlib
+
+    root = cache or Path(os.environ.get("LAKEHOUSE_CACHE") or Path.home() / ".cache" / "lakehouse") / "duckdb"
+    probe = duckdb.connect()
+    version = probe.sql("pragma version").fetchone()[0]  # type: ignore[index]
+    platform = probe.sql("pragma platform").fetchone()[0]  # type: ignore[index]
+    probe.close()
+    target = root / version / platform
+    target.mkdir(parents=True, exist_ok=True)
+    for name in EXTENSIONS:
+        module = importlib.import_module(f"duckdb_extension_{name}")
+        source = Path(module.__file__).parent / "extensions" / version / f"{name}.duckdb_extension"
+        if not source.is_file():
+            raise UserError(f"the DuckDB {name} extension for DuckDB {version} is not installed: run `make setup`")
+        link = target / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return root
+
+
+@dataclass
+class DbtResult:
+    """What a dbt command did: nodes by status, and the failures with their messages."""
+
+    command: str
+    success: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{n} {status}" for status, n in sorted(self.counts.items())]
+        return f"dbt {self.command}: " + (", ".join(parts) or "nothing to do")
+
+
+def environment(warehouse: Warehouse, target: str = "duckdb") -> dict[str, str]:
+    """Return the environment dbt runs with: where the warehouse, its database, target and logs are."""
+    if warehouse.is_s3 and target == "duckdb":
+        raise UserError(
+            "the duckdb dbt target builds on a local warehouse; in the stack use LAKEHOUSE_DBT_TARGET=trino"
+        )
+    work = Path(warehouse.root) / "_lakehouse" / "dbt"
+    work.mkdir(parents=True, exist_ok=True)
+    return {
+        "LAKEHOUSE_WAREHOUSE": warehouse.root,
+        "LAKEHOUSE_DBT_TARGET": target,
+        "LAKEHOUSE_DBT_DATABASE": str(work / "lakehouse.duckdb"),
+        "LAKEHOUSE_DUCKDB_EXTENSION_DIR": str(extension_directory()),
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "DBT_PROJECT_DIR": str(PROJECT_DIR),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def connect(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
+    """Return a connection to dbt's DuckDB database, configured as dbt configures it (DuckDB requires the same
+    configuration for every connection to one database file in a process)."""
+    env = environment(warehouse)
+    config = {"extension_directory": env["LAKEHOUSE_DUCKDB_EXTENSION_DIR"], "autoinstall_known_extensions": False}
+    con = duckdb.connect(env["LAKEHOUSE_DBT_DATABASE"], config=config)
+    for name in EXTENSIONS:
+        con.execute(f"load {name}")
+    return con
+
+
+@contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run(warehouse: Warehouse, args: Sequence[str], *, target: str = "duckdb", quiet: bool = True) -> DbtResult:
+    """Run `dbt ARGS` in this process against the warehouse and return what happened (a failure raises)."""
+    from dbt.cli.main import dbtRunner
+
+    command = args[0] if args else "build"
+    flags = ["--quiet"] if quiet else []
+    with _env(environment(warehouse, target)):
+        outcome = dbtRunner().invoke([*args, *flags, "--no-use-colors"])
+    if outcome.exception is not None:
+        message = re.sub(r"\s+", " ", str(outcome.exception)).strip()
+        raise PipelineError(f"dbt {command} could not run: {message[:500]}")
+    result = DbtResult(command, bool(outcome.success))
+    for node in getattr(outcome.result, "results", None) or []:
+        status = str(getattr(node, "status", "unknown")).lower().split(".")[-1]
+        result.counts[status] = result.counts.get(status, 0) + 1
+        if status in ("error", "fail"):
+            name = getattr(getattr(node, "node", None), "name", "?")
+            message = re.sub(r"\s+", " ", str(node.message or "")).strip()
+            result.failures.append(f"{name}: {message[:300]}")
+    if not result.success:
+        detail = "; ".join(result.failures[:5]) or "see _lakehouse/dbt/logs/dbt.log"
+        raise PipelineError(f"dbt {command} failed: {detail}")
+    return result
