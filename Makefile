@@ -26,7 +26,7 @@ run: setup
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) sqlfluff lint dbt_project
+	$(RUN) python -m lakehouse.sqllint
 
 test: lint
 	$(RUN) pytest

@@ -93,6 +93,7 @@ class DeltaEngine(Protocol):
         mode: str,
         predicate: str | None,
         commit: Commit | None,
+        replace_schema: bool = False,
     ) -> WriteResult: ...
     def merge(
         self,
@@ -226,10 +227,15 @@ class DeltaRsEngine:
         mode: str,
         predicate: str | None,
         commit: Commit | None,
+        replace_schema: bool = False,
     ) -> WriteResult:
         if self._already_done(uri, commit):
             return WriteResult(spec.name, 0, self.version(uri), skipped=True)
-        data = self._arrow(uri, df)
+        if replace_schema:
+            data = df if isinstance(df, pa.Table) else df.toArrow()
+            data = data.cast(_nullable(data.schema))
+        else:
+            data = self._arrow(uri, df)
         creating = not self.exists(uri)
         self._changed(uri)
         write_deltalake(
@@ -238,7 +244,8 @@ class DeltaRsEngine:
             mode=mode,  # type: ignore[arg-type]
             predicate=predicate if not creating else None,
             partition_by=list(spec.partition_by) or None,
-            description=spec.description if creating else None,
+            description=spec.description if creating or replace_schema else None,
+            schema_mode="overwrite" if replace_schema else None,
             configuration=TABLE_CONFIGURATION if creating else None,
             storage_options=self.options,
             commit_properties=self._commit_properties(commit),
@@ -359,10 +366,27 @@ class Tables:
         return self.engine.write(spec, self.uri(spec.name), df, mode="append", predicate=None, commit=commit)
 
     def overwrite(
-        self, spec: TableSpec, df: Frame, *, predicate: str | None = None, commit: Commit | None = None
+        self,
+        spec: TableSpec,
+        df: Frame,
+        *,
+        predicate: str | None = None,
+        commit: Commit | None = None,
+        replace_schema: bool = False,
     ) -> WriteResult:
-        """Replace the whole table, or only the rows matching `predicate` (which every row of `df` must match)."""
-        return self.engine.write(spec, self.uri(spec.name), df, mode="overwrite", predicate=predicate, commit=commit)
+        """Replace the whole table, or only the rows matching `predicate` (which every row of `df` must match).
+
+        With `replace_schema` the table takes the data's schema (a new version of a model whose columns changed).
+        """
+        return self.engine.write(
+            spec,
+            self.uri(spec.name),
+            df,
+            mode="overwrite",
+            predicate=predicate,
+            commit=commit,
+            replace_schema=replace_schema,
+        )
 
     def merge(
         self,

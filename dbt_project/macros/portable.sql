@@ -1,0 +1,54 @@
+{#- Date parts whose spelling differs between DuckDB and Trino; everything else in the models is common SQL. -#}
+
+{% macro day_of_week(date_expr) -%}
+    {{ return(adapter.dispatch('day_of_week', 'lakehouse')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__day_of_week(date_expr) -%}
+    day_of_week({{ date_expr }})
+{%- endmacro %}
+
+{% macro duckdb__day_of_week(date_expr) -%}
+    isodow({{ date_expr }})
+{%- endmacro %}
+
+{% macro iso_week(date_expr) -%}
+    {{ return(adapter.dispatch('iso_week', 'lakehouse')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__iso_week(date_expr) -%}
+    week_of_year({{ date_expr }})
+{%- endmacro %}
+
+{% macro duckdb__iso_week(date_expr) -%}
+    weekofyear({{ date_expr }})
+{%- endmacro %}
+
+{% macro day_name(date_expr) -%}
+    {{ return(adapter.dispatch('day_name', 'lakehouse')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__day_name(date_expr) -%}
+    format_datetime({{ date_expr }}, 'EEEE')
+{%- endmacro %}
+
+{% macro duckdb__day_name(date_expr) -%}
+    dayname({{ date_expr }})
+{%- endmacro %}
+
+{% macro month_name(date_expr) -%}
+    {{ return(adapter.dispatch('month_name', 'lakehouse')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__month_name(date_expr) -%}
+    format_datetime({{ date_expr }}, 'MMMM')
+{%- endmacro %}
+
+{% macro duckdb__month_name(date_expr) -%}
+    monthname({{ date_expr }})
+{%- endmacro %}
+
+{#- A stable surrogate key: the md5 of the parts, as text, joined by '|'. -#}
+{% macro surrogate_key(parts) -%}
+    md5({% for part in parts %}coalesce(cast({{ part }} as varchar), '∅'){% if not loop.last %} || '|' || {% endif %}{% endfor %})
+{%- endmacro %}

@@ -1,0 +1,44 @@
+{#- One row per order, keyed to the customer version that was valid when the order was placed. -#}
+with orders as (
+    select * from {{ ref('stg_orders') }}
+),
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+final as (
+    select
+        orders.order_id,
+        customers.customer_key,
+        orders.customer_id,
+        orders.order_date,
+        orders.order_ts,
+        orders.status,
+        orders.payment_method,
+        orders.channel,
+        orders.shipping_country,
+        orders.currency,
+        orders.item_count,
+        orders.units,
+        orders.gross_amount,
+        orders.discount_amount,
+        orders.shipping_amount,
+        orders.net_amount,
+        orders.net_amount + orders.shipping_amount as order_total,
+        orders.status = 'cancelled' as is_cancelled,
+        orders.status = 'returned' as is_returned,
+        orders.paid_at,
+        orders.shipped_at,
+        orders.delivered_at,
+        orders.cancelled_at,
+        orders.returned_at
+    from orders
+    left join customers
+        on
+            orders.customer_id = customers.customer_id
+            and orders.order_ts >= customers.valid_from
+            and (orders.order_ts < customers.valid_to or customers.valid_to is null)
+)
+
+select * from final
