@@ -81,3 +81,26 @@ def test_published_models_are_visible_to_sql_as_gold_tables(shop):
     assert (orders["n"], orders["net"]) == (silver["count(1)"], silver["sum(net_amount)"])
     unmatched = engine.query("select count(*) as n from gold.fct_orders where customer_key is null").table
     assert unmatched.to_pylist() == [{"n": 0}]
+
+
+def test_marts_add_up_to_the_facts_and_the_funnel_narrows(shop):
+    from lakehouse.sql import SqlEngine
+
+    warehouse, tables, _ = shop
+    engine = SqlEngine(warehouse)
+    sales = engine.query("select sum(net_revenue) as net, sum(valid_orders) as n from gold.mart_daily_sales").table
+    silver = (
+        tables.read("silver.orders").where("status != 'cancelled'").groupBy().agg({"net_amount": "sum", "*": "count"})
+    )
+    expected = silver.first()
+    assert sales.to_pylist() == [{"net": expected["sum(net_amount)"], "n": expected["count(1)"]}]
+    funnel = engine.query(
+        "select sessions, product_view_sessions, cart_sessions, checkout_sessions, purchase_sessions "
+        "from gold.mart_funnel_daily"
+    ).table.to_pylist()
+    assert funnel
+    for day in funnel:
+        steps = list(day.values())
+        assert steps == sorted(steps, reverse=True), day
+    purchases = sum(day["purchase_sessions"] for day in funnel)
+    assert purchases == tables.read("gold.sessions").where("converted").count()

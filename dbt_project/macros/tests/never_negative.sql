@@ -1,0 +1,6 @@
+{#- Fails with the rows where the column is below zero. -#}
+{% test never_negative(model, column_name) %}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} < 0
+{% endtest %}

@@ -1,0 +1,33 @@
+{#- Sales per day, country, channel and payment method: what the executive dashboard slices. Revenue counts orders
+    that were not cancelled; returns are shown apart. -#}
+with orders as (
+    select * from {{ ref('fct_orders') }}
+),
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+final as (
+    select
+        orders.order_date,
+        customers.country,
+        orders.channel,
+        orders.payment_method,
+        count(*) as orders,
+        sum(case when orders.is_cancelled then 0 else 1 end) as valid_orders,
+        sum(case when orders.is_cancelled then 1 else 0 end) as cancelled_orders,
+        sum(case when orders.is_returned then 1 else 0 end) as returned_orders,
+        count(distinct orders.customer_id) as customers,
+        sum(case when orders.is_cancelled then 0 else orders.units end) as units,
+        sum(case when orders.is_cancelled then 0 else orders.gross_amount end) as gross_revenue,
+        sum(case when orders.is_cancelled then 0 else orders.discount_amount end) as discounts,
+        sum(case when orders.is_cancelled then 0 else orders.shipping_amount end) as shipping,
+        sum(case when orders.is_cancelled then 0 else orders.net_amount end) as net_revenue,
+        sum(case when orders.is_returned then orders.net_amount else 0 end) as returned_revenue
+    from orders
+    inner join customers on orders.customer_key = customers.customer_key
+    group by 1, 2, 3, 4
+)
+
+select * from final
