@@ -153,6 +153,36 @@ def test_one_more_day_is_processed_alone(shop):
     test_every_landing_record_is_in_bronze_or_its_quarantine(shop)
 
 
+def test_snapshots_record_day_by_day_changes_as_real_versions(shop):
+    from lakehouse import dbt
+
+    warehouse, _, _ = shop
+    con = dbt.connect(warehouse)
+    try:
+        snapshot = con.sql(
+            "select customer_id, updated_at, dbt_valid_to is null as is_current from snapshots.snap_customers"
+        ).fetchall()
+        versions = set(
+            con.sql(
+                "select customer_id, cast(valid_from at time zone 'UTC' as timestamp) from gold.dim_customers"
+            ).fetchall()
+        )
+        last_day = con.sql("select max(cast(valid_from at time zone 'UTC' as date)) from gold.dim_customers").fetchone()
+        changed_last_day = set(
+            con.sql(
+                "select customer_id, cast(valid_from at time zone 'UTC' as timestamp) from gold.dim_customers "
+                "where cast(valid_from at time zone 'UTC' as date) = ?",
+                params=[last_day[0]],
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert {(c, u) for c, u, _ in snapshot} <= versions  # the snapshot only ever holds real versions
+    assert len({c for c, _, current in snapshot if current}) == len({c for c, _, _ in snapshot})
+    # The last day was processed alone (test above), so the snapshot saw each of its changes.
+    assert changed_last_day and changed_last_day <= {(c, u) for c, u, _ in snapshot}
+
+
 def test_bronze_tables_record_where_each_row_came_from(shop):
     warehouse, tables, _ = shop
     table = DeltaTable(warehouse.table_uri("bronze.events"))
