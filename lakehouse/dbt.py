@@ -7,6 +7,7 @@ needs the network); this module lays the extension out where DuckDB looks for it
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -128,3 +129,14 @@ def run(warehouse: Warehouse, args: Sequence[str], *, target: str = "duckdb", qu
         detail = "; ".join(result.failures[:5]) or "see _lakehouse/dbt/logs/dbt.log"
         raise PipelineError(f"dbt {command} failed: {detail}")
     return result
+
+
+def compile_for_trino(warehouse: Warehouse) -> dict[str, tuple[str, str]]:
+    """Compile the project for the trino target without a server; return {model: (schema, Trino SQL)}.
+
+    dbt only needs a connection to fill its cache of existing relations and to introspect; both are turned off.
+    """
+    run(warehouse, ["compile", "--no-populate-cache", "--no-introspect"], target="trino")
+    manifest = Path(environment(warehouse, "trino")["DBT_TARGET_PATH"]) / "manifest.json"
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    return {n["name"]: (n["schema"], n["compiled_code"]) for n in nodes if n["resource_type"] == "model"}

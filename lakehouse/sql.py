@@ -16,6 +16,8 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
+from sqlglot.time import format_time
+from sqlglot.trie import new_trie
 
 from lakehouse.errors import UserError
 from lakehouse.warehouse import LAYERS, Warehouse
@@ -83,13 +85,40 @@ def referenced_tables(expression: exp.Expression) -> set[tuple[str, str]]:
     return found
 
 
-def _to_duckdb(statement: exp.Expression) -> str:
+# Trino's format_datetime() takes Java (Joda) patterns; DuckDB's strftime() takes C ones.
+_JAVA_TO_STRFTIME = {
+    "yyyy": "%Y",
+    "yy": "%y",
+    "MMMM": "%B",
+    "MMM": "%b",
+    "MM": "%m",
+    "dd": "%d",
+    "d": "%-d",
+    "HH": "%H",
+    "hh": "%I",
+    "mm": "%M",
+    "ss": "%S",
+    "SSS": "%g",
+    "EEEE": "%A",
+    "EEE": "%a",
+    "a": "%p",
+    "ww": "%V",
+}
+_JAVA_TRIE = new_trie(_JAVA_TO_STRFTIME)
+
+
+def to_duckdb(statement: exp.Expression) -> str:
     """Return a parsed Trino statement as DuckDB SQL, fixing what sqlglot does not translate by itself."""
 
     def fix(node: exp.Expression) -> exp.Expression:
         # Trino's format() takes Java-style %s patterns, as DuckDB's printf() does; DuckDB's format() wants {}.
         if isinstance(node, exp.Format):
             return exp.Anonymous(this="printf", expressions=[node.this, *node.expressions])
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "format_datetime" and len(node.expressions) == 2:
+            value, pattern = node.expressions
+            if isinstance(pattern, exp.Literal) and pattern.is_string:
+                converted = format_time(pattern.this, _JAVA_TO_STRFTIME, _JAVA_TRIE)
+                return exp.Anonymous(this="strftime", expressions=[value, exp.Literal.string(converted)])
         return node
 
     return statement.transform(fix).sql(dialect="duckdb")
@@ -146,7 +175,7 @@ class SqlEngine:
                 table.set("catalog", None)
         for schema, table in sorted(referenced_tables(statement)):
             self._bind(schema, table)
-        return _to_duckdb(statement)
+        return to_duckdb(statement)
 
     def query(self, sql: str) -> QueryResult:
         """Run one Trino-dialect query and return its rows as Arrow."""

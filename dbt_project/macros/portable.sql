@@ -48,7 +48,11 @@
     monthname({{ date_expr }})
 {%- endmacro %}
 
-{#- A stable surrogate key: the md5 of the parts, as text, joined by '|'. -#}
+{#- A stable surrogate key: the md5 (hex) of the parts as text, joined by '|' (dbt.hash spells md5 per engine:
+    Trino's md5 takes bytes, DuckDB's takes text). -#}
 {% macro surrogate_key(parts) -%}
-    md5({% for part in parts %}coalesce(cast({{ part }} as varchar), '∅'){% if not loop.last %} || '|' || {% endif %}{% endfor %})
+    {%- set joined -%}
+        {% for part in parts %}coalesce(cast({{ part }} as varchar), '∅'){% if not loop.last %} || '|' || {% endif %}{% endfor %}
+    {%- endset -%}
+    {{ dbt.hash(joined) }}
 {%- endmacro %}

@@ -17,7 +17,7 @@ final as (
         customer_id,
         first_name,
         -- Personal data stays out of the gold layer in clear: a hash to join on, a mask to show.
-        md5(lower(email)) as email_hash,
+        {{ dbt.hash('lower(email)') }} as email_hash,
         substr(email, 1, 1) || '***@' || split_part(email, '@', 2) as email_masked,
         city,
         postal_code,

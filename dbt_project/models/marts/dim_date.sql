@@ -36,7 +36,7 @@ days as (
     select cast({{ dbt.dateadd('day', 'offsets.day_offset', 'bounds.first_day') }} as date) as date_day
     from offsets
     cross join bounds
-    where offsets.day_offset <= {{ dbt.datediff('bounds.first_day', 'bounds.last_day', 'day') }}
+    where {{ dbt.dateadd('day', 'offsets.day_offset', 'bounds.first_day') }} <= bounds.last_day
 ),
 
 final as (

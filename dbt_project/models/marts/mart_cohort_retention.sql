@@ -19,7 +19,7 @@ activity as (
     select distinct
         cohorts.cohort_month,
         orders.customer_id,
-        {{ dbt.datediff('cohorts.cohort_month', 'orders.order_month', 'month') }} as months_since  -- noqa: LT05
+        date_diff('month', cohorts.cohort_month, orders.order_month) as months_since
     from orders
     inner join cohorts on orders.customer_id = cohorts.customer_id
 ),

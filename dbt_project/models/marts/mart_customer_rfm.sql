@@ -29,10 +29,12 @@ per_customer as (
 scored as (
     select
         per_customer.*,
-        {{ dbt.datediff('per_customer.last_order_date', 'as_of.as_of_date', 'day') }} as recency_days,  -- noqa: LT05
-        ntile(5) over (order by per_customer.last_order_date) as recency_score,
-        ntile(5) over (order by per_customer.frequency, per_customer.monetary) as frequency_score,
-        ntile(5) over (order by per_customer.monetary) as monetary_score
+        date_diff('day', per_customer.last_order_date, as_of.as_of_date) as recency_days,
+        ntile(5) over (order by per_customer.last_order_date, per_customer.customer_id) as recency_score,
+        ntile(5) over (
+            order by per_customer.frequency, per_customer.monetary, per_customer.customer_id
+        ) as frequency_score,
+        ntile(5) over (order by per_customer.monetary, per_customer.customer_id) as monetary_score
     from per_customer
     cross join as_of
 ),
