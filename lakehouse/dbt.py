@@ -57,7 +57,7 @@ class DbtResult:
 
     def summary(self) -> str:
         parts = [f"{n} {status}" for status, n in sorted(self.counts.items())]
-        return f"dbt {self.command}: " + (", ".join(parts) or "nothing to do")
+        return f"dbt {self.command}: " + (", ".join(parts) or "done")
 
 
 def environment(warehouse: Warehouse, target: str = "duckdb") -> dict[str, str]:

@@ -104,3 +104,12 @@ def test_marts_add_up_to_the_facts_and_the_funnel_narrows(shop):
         assert steps == sorted(steps, reverse=True), day
     purchases = sum(day["purchase_sessions"] for day in funnel)
     assert purchases == tables.read("gold.sessions").where("converted").count()
+
+
+def test_docs_generate_writes_a_catalog_of_the_models(shop):
+    warehouse, _, _ = shop
+    assert dbt.run(warehouse, ["docs", "generate"]).success
+    target = Path(dbt.environment(warehouse)["DBT_TARGET_PATH"])
+    catalog = json.loads((target / "catalog.json").read_text())
+    assert "model.lakehouse.dim_customers" in catalog["nodes"]
+    assert (target / "index.html").stat().st_size > 0
