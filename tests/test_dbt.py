@@ -113,3 +113,9 @@ def test_docs_generate_writes_a_catalog_of_the_models(shop):
     catalog = json.loads((target / "catalog.json").read_text())
     assert "model.lakehouse.dim_customers" in catalog["nodes"]
     assert (target / "index.html").stat().st_size > 0
+
+
+def test_sources_are_fresh_right_after_a_run(shop):
+    warehouse, _, _ = shop
+    result = dbt.run(warehouse, ["source", "freshness"])
+    assert result.counts == {"pass": 12}

@@ -69,7 +69,7 @@ def publish(ctx: RunContext) -> dict[str, int]:
 
 
 def build(ctx: RunContext) -> StepResult:
-    """Run `dbt build` (models and their tests) when the Spark layers have batches dbt has not seen."""
+    """Check source freshness, then `dbt build` (models and their tests), when the Spark layers have new batches."""
     result = StepResult(step="dbt.build", table="dbt models")
     done = built_batch(ctx)
     available = min(ctx.tables.watermark(table, app) or 0 for table, app in INPUTS)
@@ -77,10 +77,11 @@ def build(ctx: RunContext) -> StepResult:
         result.status = "skipped"
         return result
     result.batch_from, result.batch_to = done + 1 if done else None, available
+    freshness = dbt.run(ctx.warehouse, ["source", "freshness"])
     outcome = dbt.run(ctx.warehouse, ["build"])
     published = publish(ctx)
     result.rows_out = sum(published.values())
-    result.notes.append(f"{outcome.summary()}; published {len(published)} models to gold")
+    result.notes.append(f"{freshness.summary()}; {outcome.summary()}; published {len(published)} models to gold")
     ctx.warehouse.write_bytes(_marker(ctx), json.dumps({"batch": available, "run_id": ctx.run_id}).encode())
     return result
 

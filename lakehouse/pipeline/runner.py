@@ -132,11 +132,12 @@ def run(
                     step = running.pop(future)
                     result = future.result()  # a UserError from a step is raised here, unchanged
                     results[step.name] = result
+                    # Recorded as soon as it ends, so later steps (dbt's freshness check) see it.
+                    audit.record(ctx, [result])
                     if result.status == "failed":
                         failed.append(result)
     finally:
         ordered = [results[s.name] for s in plan if s.name in results]
-        audit.record(ctx, ordered)
     if failed:
         first = failed[0]
         log = _write_log(ctx, failed)
