@@ -106,6 +106,19 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open for the life of the process.
+
+    Left open, it holds the file's lock, and every other process's dbt step (a second `lakehouse run`) fails.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
 def run(warehouse: Warehouse, args: Sequence[str], *, target: str = "duckdb", quiet: bool = True) -> DbtResult:
     """Run `dbt ARGS` in this process against the warehouse and return what happened (a failure raises)."""
     from dbt.cli.main import dbtRunner
@@ -113,7 +126,10 @@ def run(warehouse: Warehouse, args: Sequence[str], *, target: str = "duckdb", qu
     command = args[0] if args else "build"
     flags = ["--quiet"] if quiet else []
     with _env(environment(warehouse, target)):
-        outcome = dbtRunner().invoke([*args, *flags, "--no-use-colors"])
+        try:
+            outcome = dbtRunner().invoke([*args, *flags, "--no-use-colors"])
+        finally:
+            _release_duckdb()
     if outcome.exception is not None:
         message = re.sub(r"\s+", " ", str(outcome.exception)).strip()
         raise PipelineError(f"dbt {command} could not run: {message[:500]}")

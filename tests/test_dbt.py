@@ -119,3 +119,20 @@ def test_sources_are_fresh_right_after_a_run(shop):
     warehouse, _, _ = shop
     result = dbt.run(warehouse, ["source", "freshness"])
     assert result.counts == {"pass": 12}
+
+
+def test_dbt_leaves_its_database_free_for_other_processes(shop):
+    import subprocess
+    import sys
+
+    warehouse, _, _ = shop
+    dbt.run(warehouse, ["build", "--select", "stg_orders"])
+    database = dbt.environment(warehouse)["LAKEHOUSE_DBT_DATABASE"]
+    # A second `lakehouse run` (or a long-running process) must be able to take the lock after this one's dbt step.
+    other = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; duckdb.connect({database!r}).close()"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr
