@@ -56,3 +56,17 @@
     {%- endset -%}
     {{ dbt.hash(joined) }}
 {%- endmacro %}
+
+{#- A timestamp with time zone as UTC without the zone, in the type each engine's table format takes: Trino's Delta
+    connector writes timestamp(6) (or timestamp(3) with time zone), DuckDB a plain timestamp. -#}
+{% macro utc_timestamp(expr) -%}
+    {{ return(adapter.dispatch('utc_timestamp', 'lakehouse')(expr)) }}
+{%- endmacro %}
+
+{% macro default__utc_timestamp(expr) -%}
+    cast({{ expr }} at time zone 'UTC' as timestamp(6))
+{%- endmacro %}
+
+{% macro duckdb__utc_timestamp(expr) -%}
+    cast({{ expr }} at time zone 'UTC' as timestamp)
+{%- endmacro %}

@@ -13,8 +13,8 @@ renamed as (
         price,
         cost,
         active as is_active,
-        -- dbt's snapshot columns are plain timestamps: hand it UTC without the zone, the same on DuckDB and Trino.
-        cast(updated_at at time zone 'UTC' as timestamp) as updated_at
+        -- dbt's snapshot columns are plain timestamps: hand it UTC without the zone (timestamp(6) on Trino).
+        {{ utc_timestamp('updated_at') }} as updated_at
     from source
 )
 
