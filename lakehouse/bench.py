@@ -17,13 +17,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.table import Table
 
 from lakehouse.report import console
-from lakehouse.settings import Settings, load_settings
+from lakehouse.settings import load_settings
 from lakehouse.warehouse import Warehouse
 
 
@@ -80,8 +80,7 @@ def run_bench(
     if root.exists() and any(root.iterdir()):
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
-    base = load_settings()
-    settings = Settings(**{**base.__dict__, "warehouse": str(root.resolve())})
+    settings = replace(load_settings(), warehouse=str(root.resolve()))
     warehouse = Warehouse(settings)
     figures: list[Figure] = []
     console.print(f"Benchmark warehouse: {root} · {_machine()}")

@@ -17,33 +17,12 @@ from pathlib import Path
 
 import duckdb
 
+from lakehouse import duckdb_extensions
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.warehouse import Warehouse
 
 PROJECT_DIR = Path(os.environ.get("LAKEHOUSE_DBT_PROJECT") or Path(__file__).resolve().parents[1] / "dbt_project")
 EXTENSIONS = ("delta",)
-
-
-def extension_directory(cache: Path | None = None) -> Path:
-    """Return a DuckDB extension directory holding the extensions from their PyPI packages (made on first use)."""
-    import importlib
-
-    root = cache or Path(os.environ.get("LAKEHOUSE_CACHE") or Path.home() / ".cache" / "lakehouse") / "duckdb"
-    probe = duckdb.connect()
-    version = probe.sql("pragma version").fetchone()[0]  # type: ignore[index]
-    platform = probe.sql("pragma platform").fetchone()[0]  # type: ignore[index]
-    probe.close()
-    target = root / version / platform
-    target.mkdir(parents=True, exist_ok=True)
-    for name in EXTENSIONS:
-        module = importlib.import_module(f"duckdb_extension_{name}")
-        source = Path(module.__file__).parent / "extensions" / version / f"{name}.duckdb_extension"
-        if not source.is_file():
-            raise UserError(f"the DuckDB {name} extension for DuckDB {version} is not installed: run `make setup`")
-        link = target / source.name
-        if not link.exists():
-            link.symlink_to(source)
-    return root
 
 
 @dataclass
@@ -72,7 +51,7 @@ def environment(warehouse: Warehouse, target: str = "duckdb") -> dict[str, str]:
         "LAKEHOUSE_WAREHOUSE": warehouse.root,
         "LAKEHOUSE_DBT_TARGET": target,
         "LAKEHOUSE_DBT_DATABASE": str(work / "lakehouse.duckdb"),
-        "LAKEHOUSE_DUCKDB_EXTENSION_DIR": str(extension_directory()),
+        "LAKEHOUSE_DUCKDB_EXTENSION_DIR": str(duckdb_extensions.extension_directory(EXTENSIONS)),
         "DBT_TARGET_PATH": str(work / "target"),
         "DBT_LOG_PATH": str(work / "logs"),
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
@@ -84,11 +63,8 @@ def environment(warehouse: Warehouse, target: str = "duckdb") -> dict[str, str]:
 def connect(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
     """Return a connection to dbt's DuckDB database, configured as dbt configures it (DuckDB requires the same
     configuration for every connection to one database file in a process)."""
-    env = environment(warehouse)
-    config = {"extension_directory": env["LAKEHOUSE_DUCKDB_EXTENSION_DIR"], "autoinstall_known_extensions": False}
-    con = duckdb.connect(env["LAKEHOUSE_DBT_DATABASE"], config=config)
-    for name in EXTENSIONS:
-        con.execute(f"load {name}")
+    con = duckdb.connect(environment(warehouse)["LAKEHOUSE_DBT_DATABASE"], config=duckdb_extensions.config(EXTENSIONS))
+    duckdb_extensions.load(con, EXTENSIONS)
     return con
 
 

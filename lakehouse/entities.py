@@ -144,4 +144,3 @@ INVENTORY = Entity(
 
 # In dependency order: dimensions first, so facts can be checked against them in the same run.
 ENTITIES: tuple[Entity, ...] = (CUSTOMERS, PRODUCTS, ORDERS, ORDER_STATUS, EVENTS, INVENTORY)
-BY_NAME = {e.name: e for e in ENTITIES}

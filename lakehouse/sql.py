@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -19,6 +18,7 @@ from sqlglot.errors import ParseError
 from sqlglot.time import format_time
 from sqlglot.trie import new_trie
 
+from lakehouse import duckdb_extensions
 from lakehouse.errors import UserError
 from lakehouse.warehouse import LAYERS, Warehouse
 
@@ -34,24 +34,12 @@ class QueryResult:
     seconds: float
 
 
-def _load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Load a DuckDB extension from its PyPI package (offline machines cannot `INSTALL` from the network)."""
-    import importlib
-
-    module = importlib.import_module(f"duckdb_extension_{name}")
-    version = con.sql("pragma version").fetchone()[0]  # type: ignore[index]
-    path = Path(module.__file__).parent / "extensions" / version / f"{name}.duckdb_extension"
-    if not path.is_file():
-        raise UserError(f"the DuckDB {name} extension for DuckDB {version} is not installed: run `make setup`")
-    con.execute(f"load '{path}'")
-
-
 def connect(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
     """Return an in-memory DuckDB connection that can read the warehouse's Delta tables."""
-    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
-    _load_extension(con, "delta")
+    names = ("delta", "httpfs") if warehouse.is_s3 else ("delta",)
+    con = duckdb.connect(":memory:", config=duckdb_extensions.config(names))
+    duckdb_extensions.load(con, names)
     if warehouse.is_s3:
-        _load_extension(con, "httpfs")
         s = warehouse.settings
         endpoint = (s.s3_endpoint or "").split("://", 1)[-1]
         parts = [

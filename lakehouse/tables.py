@@ -129,7 +129,7 @@ def _nullable(schema: pa.Schema) -> pa.Schema:
 class DeltaRsEngine:
     """Delta through delta-rs: Spark computes, Arrow carries the rows, delta-rs commits."""
 
-    def __init__(self, spark: SparkSession, warehouse: Warehouse):
+    def __init__(self, spark: SparkSession | None, warehouse: Warehouse):
         self.spark = spark
         self.warehouse = warehouse
         self.options = warehouse.storage_options() or None
@@ -177,6 +177,8 @@ class DeltaRsEngine:
         table = self._table(uri, version)
         if table is None:
             raise PipelineError(f"no Delta table at {uri}")
+        if self.spark is None:
+            raise PipelineError(f"reading {uri} as a DataFrame needs a Spark session")
         schema = from_arrow_schema(pa.schema(table.schema().to_arrow()))
         files = table.file_uris(file_pruning_predicate=where) if where else table.file_uris()
         if not files:
@@ -301,7 +303,7 @@ class DeltaRsEngine:
         return table.vacuum(retention_hours=retention_hours, enforce_retention_duration=False, dry_run=False)
 
 
-def _engine(spark: SparkSession, warehouse: Warehouse) -> DeltaEngine:
+def _engine(spark: SparkSession | None, warehouse: Warehouse) -> DeltaEngine:
     name = warehouse.settings.delta_engine
     if name == "delta-rs":
         return DeltaRsEngine(spark, warehouse)
@@ -325,7 +327,8 @@ def sql_in(column: str, values: Sequence[object]) -> str:
 class Tables:
     """Named Delta tables in one warehouse, read and written with one engine."""
 
-    def __init__(self, warehouse: Warehouse, spark: SparkSession, engine: DeltaEngine | None = None):
+    def __init__(self, warehouse: Warehouse, spark: SparkSession | None = None, engine: DeltaEngine | None = None):
+        """Tables of `warehouse`; without a Spark session everything but reading as a DataFrame still works."""
         self.warehouse = warehouse
         self.spark = spark
         self.engine = engine or _engine(spark, warehouse)
@@ -344,15 +347,15 @@ class Tables:
         """Return the last batch `app_id` committed to the table, or None when it never has."""
         return self.engine.app_version(self.uri(name), app_id)
 
+    def least_watermark(self, marks: Sequence[tuple[str, str]]) -> int:
+        """Return the batch every (table, app) pair has reached: the least of their watermarks (0 if one has none)."""
+        return min(self.watermark(table, app) or 0 for table, app in marks)
+
     def read(self, name: str, *, version: int | None = None, where: str | None = None) -> DataFrame:
         """Return the table (or one of its versions) as a Spark DataFrame, optionally pruned by a predicate."""
         if not self.exists(name):
             raise UserError(f"table {name} does not exist yet: run `lakehouse run` first")
         return self.engine.read(self.uri(name), version=version, where=where)
-
-    def read_or_empty(self, name: str, empty: DataFrame, *, where: str | None = None) -> DataFrame:
-        """Return the table, or `empty` (same schema) when the table does not exist yet."""
-        return self.read(name, where=where) if self.exists(name) else empty
 
     def query(self, name: str, sql: str) -> pa.Table:
         """Return the rows of a small question about one table, answered by delta-rs (no Spark job).

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-from deltalake import DeltaTable
 
 from lakehouse.report import console
 from lakehouse.settings import load_settings
+from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
 
 
@@ -17,15 +17,10 @@ def command(retention_hours: int, no_vacuum: bool) -> None:
     """OPTIMIZE (compact) every Delta table, then VACUUM files older than the retention."""
     warehouse = Warehouse(load_settings())
     warehouse.require_exists()
-    options = warehouse.storage_options() or None
-    for name in warehouse.tables():
-        dt = DeltaTable(warehouse.table_uri(name), storage_options=options)
-        metrics = dt.optimize.compact()
-        removed = (
-            []
-            if no_vacuum
-            else dt.vacuum(retention_hours=retention_hours, enforce_retention_duration=False, dry_run=False)
-        )
+    tables = Tables(warehouse)
+    for name in tables.names():
+        metrics = tables.optimize(name)
+        removed = [] if no_vacuum else tables.vacuum(name, retention_hours)
         console.print(
             f"{name:<32} compacted {metrics.get('numFilesRemoved', 0)} → {metrics.get('numFilesAdded', 0)} files, "
             f"vacuumed {len(removed)} files"

@@ -7,7 +7,7 @@ import time
 import click
 
 from lakehouse.errors import UserError
-from lakehouse.report import ConsoleListener, console, summary_table
+from lakehouse.report import console, summary_table
 from lakehouse.settings import load_settings
 from lakehouse.warehouse import Warehouse
 
@@ -24,26 +24,14 @@ LAYERS = ("bronze", "silver", "gold", "dbt")
 )
 def command(layers: tuple[str, ...]) -> None:
     """Process everything new since the last run, through every layer, and print a summary."""
-    from lakehouse.pipeline import runner
-    from lakehouse.pipeline.context import RunContext
-    from lakehouse.spark import get_spark
-    from lakehouse.tables import Tables
+    from lakehouse.jobs import run_layers
 
     settings = load_settings()
     warehouse = Warehouse(settings)
     if not warehouse.exists(warehouse.uri("landing")):
         raise UserError(f"no landing data in {warehouse.root}: run `lakehouse generate --days 30` first")
     clock = time.perf_counter()
-    with console.status("Starting Spark …"):
-        spark = get_spark(settings)
-    spark_seconds = time.perf_counter() - clock
-    console.print(f"Spark ({settings.spark_master}) ready in {spark_seconds:.1f}s · warehouse {warehouse.root}")
-    ctx = RunContext(Tables(warehouse, spark))
-    listener = ConsoleListener()
-    try:
-        results = runner.run(ctx, layers or LAYERS, listener, parallelism=settings.parallel_steps)
-    finally:
-        listener.close()
+    results, ctx, spark_seconds = run_layers(settings, warehouse, layers or LAYERS)
     total = time.perf_counter() - clock
     if not any(r.did_work for r in results):
         console.print("Nothing new since the last run; no table changed.")

@@ -40,16 +40,11 @@ def _changed_days(ctx: RunContext, table: str, day_column: str, lo: int, hi: int
     return sorted(d for d in ctx.tables.query(table, sql).column(0).to_pylist() if d is not None)
 
 
-def _available(ctx: RunContext, *marks: tuple[str, str]) -> int:
-    """Return the batch every listed silver step has reached (the least of their watermarks)."""
-    return min(ctx.tables.watermark(table, app) or 0 for table, app in marks)
-
-
 def sessions(ctx: RunContext) -> StepResult:
     """Rebuild the sessions of every day that received events since the last run."""
     result = StepResult(step="gold.sessions", table=SESSIONS.name)
     done = ctx.tables.watermark(SESSIONS.name, result.step) or 0
-    available = _available(ctx, (silver.EVENTS.name, "silver.events"))
+    available = ctx.tables.least_watermark([(silver.EVENTS.name, "silver.events")])
     if available <= done:
         result.status = "skipped"
         return result
@@ -72,11 +67,12 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
     """Recompute product metrics for every day with new events or with orders that changed."""
     result = StepResult(step="gold.daily_product_metrics", table=DAILY_PRODUCT_METRICS.name)
     done = ctx.tables.watermark(DAILY_PRODUCT_METRICS.name, result.step) or 0
-    available = _available(
-        ctx,
-        (silver.EVENTS.name, "silver.events"),
-        (silver.ORDERS.name, "silver.orders"),
-        (silver.ORDERS.name, "silver.order_status"),
+    available = ctx.tables.least_watermark(
+        [
+            (silver.EVENTS.name, "silver.events"),
+            (silver.ORDERS.name, "silver.orders"),
+            (silver.ORDERS.name, "silver.order_status"),
+        ]
     )
     if available <= done:
         result.status = "skipped"

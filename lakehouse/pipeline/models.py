@@ -72,7 +72,7 @@ def build(ctx: RunContext) -> StepResult:
     """Check source freshness, then `dbt build` (models and their tests), when the Spark layers have new batches."""
     result = StepResult(step="dbt.build", table="dbt models")
     done = built_batch(ctx)
-    available = min(ctx.tables.watermark(table, app) or 0 for table, app in INPUTS)
+    available = ctx.tables.least_watermark(INPUTS)
     if available <= done:
         result.status = "skipped"
         return result

@@ -100,6 +100,7 @@ class _Step:
         self.done = ctx.tables.watermark(primary.name, name) or 0
         self.available = ctx.tables.watermark(source, source) or 0
         self.source = source
+        self._persisted: DataFrame | None = None
 
     @property
     def pending(self) -> bool:
@@ -129,7 +130,7 @@ class _Step:
         r = self.result
         r.rows_out = inserted
         r.rows_duplicate = r.rows_in - r.rows_quarantined - inserted
-        if getattr(self, "_persisted", None) is not None:
+        if self._persisted is not None:
             self._persisted.unpersist()
         return r
 
