@@ -83,6 +83,21 @@ def test_published_models_are_visible_to_sql_as_gold_tables(shop):
     assert unmatched.to_pylist() == [{"n": 0}]
 
 
+def test_only_the_marts_are_published_to_gold(shop):
+    warehouse, _, _ = shop
+    published = {name.split(".", 1)[1] for name in warehouse.tables() if name.startswith("gold.")}
+    marts = {path.stem for path in (Path(dbt.PROJECT_DIR) / "models" / "marts").glob("*.sql")}
+    # Beside the two tables Spark writes to gold: every mart, and no staging or intermediate view.
+    assert published == marts | {"sessions", "daily_product_metrics"}
+    con = dbt.connect(warehouse)
+    try:
+        views = con.sql("select table_name from information_schema.tables where table_schema = 'intermediate'")
+        intermediate = {row[0] for row in views.fetchall()}
+    finally:
+        con.close()
+    assert intermediate == {path.stem for path in (Path(dbt.PROJECT_DIR) / "models" / "intermediate").glob("*.sql")}
+
+
 def test_marts_add_up_to_the_facts_and_the_funnel_narrows(shop):
     from lakehouse.sql import SqlEngine
 

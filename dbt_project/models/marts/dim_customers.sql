@@ -1,19 +1,12 @@
-{#- SCD Type 2 from silver's change history: each version is valid from its own updated_at until the next one,
-    so a run that loads many days at once still yields every day's version with its real effective time. -#}
+{#- SCD Type 2: one row per customer version with its validity interval, built in int_customers_versioned; here
+    only what the gold layer may show. -#}
 with versions as (
-    select * from {{ ref('stg_customers_history') }}
-),
-
-timed as (
-    select
-        *,
-        lead(updated_at) over (partition by customer_id order by updated_at) as next_valid_from
-    from versions
+    select * from {{ ref('int_customers_versioned') }}
 ),
 
 final as (
     select
-        {{ surrogate_key(['customer_id', 'updated_at']) }} as customer_key,
+        customer_key,
         customer_id,
         first_name,
         -- Personal data stays out of the gold layer in clear: a hash to join on, a mask to show.
@@ -24,10 +17,10 @@ final as (
         country,
         signup_date,
         marketing_opt_in,
-        updated_at as valid_from,
-        next_valid_from as valid_to,
-        next_valid_from is null as is_current
-    from timed
+        valid_from,
+        valid_to,
+        is_current
+    from versions
 )
 
 select * from final

@@ -1,18 +1,11 @@
-{#- SCD Type 2 from silver's change history (see dim_customers). -#}
+{#- SCD Type 2: one row per product version with its validity interval, built in int_products_versioned. -#}
 with versions as (
-    select * from {{ ref('stg_products_history') }}
-),
-
-timed as (
-    select
-        *,
-        lead(updated_at) over (partition by product_id order by updated_at) as next_valid_from
-    from versions
+    select * from {{ ref('int_products_versioned') }}
 ),
 
 final as (
     select
-        {{ surrogate_key(['product_id', 'updated_at']) }} as product_key,
+        product_key,
         product_id,
         sku,
         product_name,
@@ -23,10 +16,10 @@ final as (
         cost,
         price - cost as unit_margin,
         is_active,
-        updated_at as valid_from,
-        next_valid_from as valid_to,
-        next_valid_from is null as is_current
-    from timed
+        valid_from,
+        valid_to,
+        is_current
+    from versions
 )
 
 select * from final

@@ -1,44 +1,35 @@
 {#- One row per order, keyed to the customer version that was valid when the order was placed. -#}
 with orders as (
-    select * from {{ ref('stg_orders') }}
-),
-
-customers as (
-    select * from {{ ref('dim_customers') }}
+    select * from {{ ref('int_orders_matched_to_customer_versions') }}
 ),
 
 final as (
     select
-        orders.order_id,
-        customers.customer_key,
-        orders.customer_id,
-        orders.order_date,
-        orders.order_ts,
-        orders.status,
-        orders.payment_method,
-        orders.channel,
-        orders.shipping_country,
-        orders.currency,
-        orders.item_count,
-        orders.units,
-        orders.gross_amount,
-        orders.discount_amount,
-        orders.shipping_amount,
-        orders.net_amount,
-        orders.net_amount + orders.shipping_amount as order_total,
-        orders.status = 'cancelled' as is_cancelled,
-        orders.status = 'returned' as is_returned,
-        orders.paid_at,
-        orders.shipped_at,
-        orders.delivered_at,
-        orders.cancelled_at,
-        orders.returned_at
+        order_id,
+        customer_key,
+        customer_id,
+        order_date,
+        order_ts,
+        status,
+        payment_method,
+        channel,
+        shipping_country,
+        currency,
+        item_count,
+        units,
+        gross_amount,
+        discount_amount,
+        shipping_amount,
+        net_amount,
+        net_amount + shipping_amount as order_total,
+        status = 'cancelled' as is_cancelled,
+        status = 'returned' as is_returned,
+        paid_at,
+        shipped_at,
+        delivered_at,
+        cancelled_at,
+        returned_at
     from orders
-    left join customers
-        on
-            orders.customer_id = customers.customer_id
-            and orders.order_ts >= customers.valid_from
-            and (orders.order_ts < customers.valid_to or customers.valid_to is null)
 )
 
 select * from final
