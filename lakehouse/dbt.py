@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -99,7 +101,7 @@ def run(warehouse: Warehouse, args: Sequence[str], *, target: str = "duckdb", qu
     """Run `dbt ARGS` in this process against the warehouse and return what happened (a failure raises)."""
     from dbt.cli.main import dbtRunner
 
-    command = args[0] if args else "build"
+    command = " ".join(args[:2]) if args[:1] == ["source"] else (args[0] if args else "build")
     flags = ["--quiet"] if quiet else []
     with _env(environment(warehouse, target)):
         try:
@@ -113,14 +115,34 @@ def run(warehouse: Warehouse, args: Sequence[str], *, target: str = "duckdb", qu
     for node in getattr(outcome.result, "results", None) or []:
         status = str(getattr(node, "status", "unknown")).lower().split(".")[-1]
         result.counts[status] = result.counts.get(status, 0) + 1
-        if status in ("error", "fail"):
-            name = getattr(getattr(node, "node", None), "name", "?")
-            message = re.sub(r"\s+", " ", str(node.message or "")).strip()
-            result.failures.append(f"{name}: {message[:300]}")
+        if status in ("error", "fail", "runtime error"):
+            result.failures.append(_failure(node, status))
     if not result.success:
         detail = "; ".join(result.failures[:5]) or "see _lakehouse/dbt/logs/dbt.log"
         raise PipelineError(f"dbt {command} failed: {detail}")
     return result
+
+
+def _failure(outcome: Any, status: str) -> str:
+    """Return what failed and why, in one line: a model or test by name, a stale source by name and age."""
+    node = getattr(outcome, "node", None)
+    if getattr(node, "resource_type", None) == "source":
+        name = f"{node.source_name}.{node.name}"
+        loaded = getattr(outcome, "max_loaded_at", None)
+        if status == "error" and loaded is not None:
+            limit = getattr(getattr(node, "freshness", None), "error_after", None)
+            rule = ""
+            if limit is not None and limit.count:
+                rule = f" (error after {limit.count} {limit.period.value}{'s' if limit.count != 1 else ''})"
+            if loaded.year == 1:  # what dbt reports when the loaded_at_query finds no row
+                return f"{name}: stale, never loaded (no successful step in ops.run_audit){rule}"
+            age = timedelta(seconds=outcome.age)
+            ago = f"{age.days} days {age.seconds // 3600} hours" if age.days else f"{age.seconds // 3600} hours"
+            return f"{name}: stale, last loaded {loaded:%Y-%m-%d %H:%M} UTC, {ago} ago{rule}"
+    else:
+        name = getattr(node, "name", "?")
+    message = re.sub(r"\s+", " ", str(outcome.message or "")).strip()
+    return f"{name}: {message[:300]}"
 
 
 def compile_for_trino(warehouse: Warehouse) -> dict[str, tuple[str, str]]:

@@ -136,6 +136,80 @@ def test_sources_are_fresh_right_after_a_run(shop):
     assert result.counts == {"pass": 12}
 
 
+def _spark_copy(warehouse, root: Path):
+    """Return a copy of the silver, Spark-gold and ops tables under `root`, without dbt's work or what it published."""
+    import shutil
+
+    from lakehouse.settings import Settings
+    from lakehouse.warehouse import Warehouse
+
+    source = Path(warehouse.root)
+    shutil.copytree(source / "silver", root / "silver")
+    shutil.copytree(source / "ops", root / "ops")
+    for name in ("sessions", "daily_product_metrics"):
+        shutil.copytree(source / "gold" / name, root / "gold" / name)
+    return Warehouse(Settings(warehouse=str(root)))
+
+
+def _age_audit(tables, step: str, days: int) -> None:
+    """Move the audit's records of `step` `days` back, as if the pipeline had last loaded its table then."""
+    from datetime import timedelta
+
+    import pyarrow.compute as pc
+
+    from lakehouse.pipeline import audit
+
+    rows = tables.query("ops.run_audit", "select * from t").cast(audit.SCHEMA)
+    chosen = pc.equal(rows["step"], step)
+    for column in ("started_at", "finished_at"):
+        moved = pc.if_else(chosen, pc.subtract(rows[column], timedelta(days=days)), rows[column])
+        rows = rows.set_column(rows.schema.get_field_index(column), column, moved)
+    tables.overwrite(audit.RUN_AUDIT, rows)
+
+
+def test_a_stale_source_fails_the_dbt_step_before_anything_is_built(shop, tmp_path):
+    import re
+
+    from lakehouse.errors import PipelineError
+    from lakehouse.pipeline import models, runner
+    from lakehouse.pipeline.context import RunContext
+    from lakehouse.tables import Tables
+
+    warehouse, _, _ = shop
+    stale = _spark_copy(warehouse, tmp_path / "warehouse")
+    tables = Tables(stale)
+    # Stock movements last loaded 4 days ago (error after 3); sessions 2 days ago, which only warns.
+    _age_audit(tables, "silver.inventory", days=4)
+    _age_audit(tables, "gold.sessions", days=2)
+    before = {name: tables.version(name) for name in tables.names()}
+
+    run = RunContext(tables)
+    with pytest.raises(PipelineError) as failure:
+        runner.run(run, layers=("dbt",))
+
+    message = str(failure.value)
+    assert "step dbt.build failed" in message and "dbt source freshness failed" in message
+    assert re.findall(r"(\w+\.\w+): stale", message) == ["silver.inventory_movements"], message
+    assert re.search(r"last loaded \S+ \S+ UTC, 4 days 0 hours ago \(error after 3 days\)", message), message
+    audited = tables.query("ops.run_audit", f"select step, status, error from t where run_id = '{run.run_id}'")
+    [failed] = audited.to_pylist()
+    assert (failed["step"], failed["status"]) == ("dbt.build", "failed")
+    assert "silver.inventory_movements: stale" in failed["error"]
+    # dbt stopped at the freshness check: no model in its database, nothing published, no build recorded.
+    con = dbt.connect(stale)
+    try:
+        built = con.sql(
+            "select count(*) from information_schema.tables "
+            "where table_schema in ('staging', 'intermediate', 'gold', 'snapshots')"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert built == 0
+    after = {name: tables.version(name) for name in tables.names()}
+    assert after == before | {"ops.run_audit": before["ops.run_audit"] + 1}
+    assert models.built_batch(run) == 0
+
+
 def test_dbt_leaves_its_database_free_for_other_processes(shop):
     import subprocess
     import sys
