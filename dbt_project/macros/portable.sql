@@ -48,8 +48,10 @@
     monthname({{ date_expr }})
 {%- endmacro %}
 
-{#- A stable surrogate key: the md5 (hex) of the parts as text, joined by '|' (dbt.hash spells md5 per engine:
-    Trino's md5 takes bytes, DuckDB's takes text). -#}
+{#- A stable surrogate key, the same on every engine: the md5 (hex) of the parts as text, joined by '|' (dbt.hash
+    spells md5 per engine: Trino's md5 takes bytes, DuckDB's takes text). Text and integers read the same on both
+    engines; a timestamp does not (Trino writes '2024-01-02 03:04:05.620 UTC', DuckDB '2024-01-02 03:04:05.62+00',
+    and DuckDB in its session's time zone), so a timestamp part goes in through epoch_ms. -#}
 {% macro surrogate_key(parts) -%}
     {%- set joined -%}
         {% for part in parts %}coalesce(cast({{ part }} as varchar), '∅'){% if not loop.last %} || '|' || {% endif %}{% endfor %}
@@ -69,4 +71,20 @@
 
 {% macro duckdb__utc_timestamp(expr) -%}
     cast({{ expr }} at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{#- An instant (timestamp with time zone) as milliseconds since 1970-01-01 UTC, a bigint: a timestamp's text in
+    surrogate keys, the same on both engines and in any session time zone. Milliseconds, because Trino's Delta
+    connector reads a Delta timestamp as timestamp(3) with time zone (silver's timestamps carry milliseconds); two
+    versions less than a millisecond apart would share a key, which the key's unique test would report. -#}
+{% macro epoch_ms(expr) -%}
+    {{ return(adapter.dispatch('epoch_ms', 'lakehouse')(expr)) }}
+{%- endmacro %}
+
+{% macro default__epoch_ms(expr) -%}
+    date_diff('millisecond', from_unixtime(0), {{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__epoch_ms(expr) -%}
+    epoch_ms({{ expr }})
 {%- endmacro %}

@@ -13,7 +13,7 @@ timed as (
 
 final as (
     select
-        {{ surrogate_key(['customer_id', 'updated_at']) }} as customer_key,
+        {{ surrogate_key(['customer_id', epoch_ms('updated_at')]) }} as customer_key,
         customer_id,
         first_name,
         email,

@@ -12,7 +12,7 @@ timed as (
 
 final as (
     select
-        {{ surrogate_key(['product_id', 'updated_at']) }} as product_key,
+        {{ surrogate_key(['product_id', epoch_ms('updated_at')]) }} as product_key,
         product_id,
         sku,
         product_name,
