@@ -1,14 +1,16 @@
 # Two commands do everything on a fresh machine:
-#   make run    generate a month of shop data and take it through bronze, silver and gold
+#   make run    generate a month of shop data, take it through bronze, silver and gold, and serve the dashboards
 #   make test   lint and run the test suite
-# Both build the environment first (make setup), which is safe to repeat.
+# Both build the environments first (make setup), which is safe to repeat.
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: setup run test lint bench clean help
+SUPERSET_VENV := .venv-superset
+
+.PHONY: setup browser run test lint bench clean help
 
 help:
 	@echo "make run | make test | make bench | make lint | make setup | make clean"
@@ -17,21 +19,36 @@ setup:
 	@command -v java >/dev/null 2>&1 || { echo "error: Spark needs Java 17: apt-get install -y openjdk-17-jre-headless" >&2; exit 1; }
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
-	@echo "environment ready: .venv ($$($(RUN) python --version))"
+	@# Superset pins SQLAlchemy 1.4 and much else: it gets an environment of its own.
+	@$(UV) venv $(SUPERSET_VENV) --python 3.11 --allow-existing --quiet
+	@$(UV) pip sync --python $(SUPERSET_VENV)/bin/python superset/requirements.txt --quiet
+	@echo "environments ready: .venv ($$($(RUN) python --version)), $(SUPERSET_VENV) (Superset $$($(SUPERSET_VENV)/bin/python -c 'import importlib.metadata as m; print(m.version("apache-superset"))'))"
+
+# Debian's Chromium and chromedriver, for the dashboard tests and the render benchmark.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "error: the dashboard tests need Chromium: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; \
+		fi; \
+	fi
+	@echo "browser ready: $$(chromium --version 2>/dev/null | head -1)"
 
 run: setup
 	$(RUN) lakehouse generate --days 30 --if-empty
 	$(RUN) lakehouse run
+	$(RUN) lakehouse superset up
 
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) python -m lakehouse.sqllint
 
-test: lint
+test: lint browser
 	$(RUN) pytest
 
-bench: setup
+bench: setup browser
 	$(RUN) lakehouse bench
 
 clean:

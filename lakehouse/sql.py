@@ -58,6 +58,12 @@ def connect(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def create_view(con: duckdb.DuckDBPyConnection, schema: str, table: str, uri: str) -> None:
+    """Name the Delta table at `uri` as `schema.table` in DuckDB; each query of the view reads the newest version."""
+    con.execute(f'create schema if not exists "{schema}"')
+    con.execute(f'create or replace view "{schema}"."{table}" as select * from delta_scan(\'{uri}\')')
+
+
 def referenced_tables(expression: exp.Expression) -> set[tuple[str, str]]:
     """Return the (schema, table) pairs a query reads, leaving out its own CTEs."""
     ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
@@ -141,8 +147,7 @@ class SqlEngine:
         if not DeltaTable.is_deltatable(uri, storage_options=self.warehouse.storage_options() or None):
             known = ", ".join(t for t in self.tables() if t.startswith(f"{schema}.")) or "none yet"
             raise UserError(f"unknown table {name}: tables in {schema} are {known}")
-        self.con.execute(f'create schema if not exists "{schema}"')
-        self.con.execute(f'create or replace view "{schema}"."{table}" as select * from delta_scan(\'{uri}\')')
+        create_view(self.con, schema, table, uri)
         self._bound.add(name)
 
     def translate(self, sql: str) -> str:

@@ -1,0 +1,1 @@
+"""Business intelligence: the semantic dataset layer and Superset."""

@@ -1,0 +1,205 @@
+"""Open the dashboards in a real browser: Debian's headless Chromium, driven through chromedriver (Selenium).
+
+`check_dashboards` logs in, opens each dashboard, waits until every chart has drawn (a canvas, an SVG, a table or a
+big number) and none is loading, and fails a dashboard whose chart shows an error, whose chart-data request fails,
+or which never finishes. It measures the time from navigation to the last chart drawn, and can save a screenshot.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lakehouse.errors import UserError
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# Without the networking flags Chromium keeps calling Google's services, which this closed network refuses.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+)
+
+# One look at the page: per chart, whether it has drawn, is still loading, or shows an error.
+_PAGE_STATE = """
+const holders = [...document.querySelectorAll('[data-test="dashboard-component-chart-holder"]')];
+return holders.map(h => {
+  const title = (h.querySelector('[data-test="editable-title"]') || {}).innerText || '';
+  const loading = h.querySelector('[data-test="loading-indicator"], .loading') !== null;
+  const drawn = h.querySelector(
+    'canvas, svg.echarts, .echarts-for-react, table, .superset-legacy-chart-big-number, .big_number') !== null;
+  const alert = h.querySelector('[role="alert"], .ant-alert-error, [data-test="error-tooltip"]');
+  const text = h.innerText || '';
+  const failed = alert !== null || /Unexpected error|An error occurred|No results were returned/.test(text);
+  return {title: title.trim(), loading, drawn, failed, text: failed ? text.slice(0, 300) : ''};
+});
+"""
+
+
+@dataclass
+class ChartState:
+    title: str
+    drawn: bool
+    loading: bool
+    failed: bool
+    text: str
+
+
+@dataclass
+class DashboardCheck:
+    slug: str
+    title: str
+    charts_expected: int
+    seconds: float | None  # navigation → every chart drawn; None if it never finished
+    charts: list[ChartState] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    request_seconds: list[float] = field(default_factory=list)  # each chart-data request, as the browser saw it
+    screenshot: Path | None = None
+
+    @property
+    def problems(self) -> list[str]:
+        found = [f"chart {c.title!r} shows an error: {c.text.strip()[:200]}" for c in self.charts if c.failed]
+        found += [f"chart {c.title!r} never rendered" for c in self.charts if not c.drawn and not c.failed]
+        if len(self.charts) != self.charts_expected:
+            found.append(f"{len(self.charts)} charts on the page, {self.charts_expected} defined")
+        found += [f"chart data request failed: {r}" for r in self.failed_requests]
+        if self.seconds is None and not found:
+            found.append("the dashboard never finished rendering")
+        return found
+
+
+class Browser:
+    """A headless Chromium session; use as a context manager."""
+
+    def __init__(self, width: int = 1440, height: int = 2400):
+        if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+            raise UserError(
+                "the dashboard checks need Debian's Chromium: apt-get update && apt-get install -y chromium "
+                "chromium-driver (make setup does this when it runs as root)"
+            )
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        self._profile = tempfile.mkdtemp(prefix="lakehouse-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (*CHROMIUM_FLAGS, f"--window-size={width},{height}", f"--user-data-dir={self._profile}"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+        self.driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        self.driver.set_page_load_timeout(60)
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.driver.quit()
+        finally:
+            shutil.rmtree(self._profile, ignore_errors=True)
+
+    def login(self, base_url: str, user: str, password: str) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver.get(f"{base_url}/login/")
+        wait = WebDriverWait(self.driver, 30)
+        user_field = "input[name=username], #username"
+        wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, user_field)))
+        self.driver.find_element(By.CSS_SELECTOR, user_field).send_keys(user)
+        self.driver.find_element(By.CSS_SELECTOR, "input[name=password], #password").send_keys(password)
+        self.driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
+        try:
+            wait.until(lambda d: "/login" not in d.current_url)
+        except Exception:
+            raise UserError(f"could not log in to Superset at {base_url} as {user!r}: check the password") from None
+
+    def _chart_requests(self) -> tuple[list[str], list[float]]:
+        """Return the failed chart-data requests of the page, and each chart-data request's duration (seconds)."""
+        failed, durations, started = [], [], {}
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            params = message.get("params", {})
+            method = message.get("method")
+            if method == "Network.requestWillBeSent" and "/api/v1/chart/data" in params["request"]["url"]:
+                started[params["requestId"]] = params["timestamp"]
+            elif method == "Network.responseReceived" and params.get("requestId") in started:
+                response = params["response"]
+                durations.append(params["timestamp"] - started[params["requestId"]])
+                if response.get("status", 200) >= 400:
+                    failed.append(f"{response['status']} {response['url']}")
+        return failed, durations
+
+    def check_dashboard(
+        self, base_url: str, slug: str, title: str, charts: int, timeout: float = 60, screenshot: Path | None = None
+    ) -> DashboardCheck:
+        """Open one dashboard and wait for all of its charts; return what was seen and how long it took."""
+        self.driver.get_log("performance")  # forget earlier pages' requests
+        start = time.perf_counter()
+        self.driver.get(f"{base_url}/superset/dashboard/{slug}/?standalone=0")
+        check = DashboardCheck(slug=slug, title=title, charts_expected=charts, seconds=None)
+        deadline = start + timeout
+        while time.perf_counter() < deadline:
+            states = [ChartState(**s) for s in self.driver.execute_script(_PAGE_STATE)]
+            check.charts = states
+            settled = len(states) >= charts and all((s.drawn or s.failed) and not s.loading for s in states)
+            if settled:
+                # the browser's own clock, from the start of the navigation to this look
+                check.seconds = self.driver.execute_script("return performance.now()") / 1000
+                break
+            time.sleep(0.05)
+        check.failed_requests, check.request_seconds = self._chart_requests()
+        if screenshot is not None:
+            time.sleep(0.8)  # let the charts' entry animations finish before the picture
+            self._screenshot(screenshot)
+            check.screenshot = screenshot
+        return check
+
+    def _screenshot(self, path: Path) -> None:
+        """Save the whole dashboard as a compact JPEG (PNG if the name says so)."""
+        height = self.driver.execute_script(
+            "const g = document.querySelector('.grid-container') || document.body;"
+            "return Math.ceil(g.getBoundingClientRect().bottom + window.scrollY + 24);"
+        )
+        fmt = "png" if path.suffix.lower() == ".png" else "jpeg"
+        params = {"format": fmt, "captureBeyondViewport": False}
+        if fmt == "jpeg":
+            params["quality"] = 72
+        width = self.driver.execute_script("return document.documentElement.clientWidth")
+        params["clip"] = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        data = self.driver.execute_cdp_cmd("Page.captureScreenshot", params)["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+
+def check_dashboards(
+    base_url: str,
+    user: str,
+    password: str,
+    dashboards: list[tuple[str, str, int]],
+    screenshots: Path | None = None,
+    rounds: int = 1,
+) -> list[DashboardCheck]:
+    """Check every (slug, title, chart count); with `rounds` > 1 open each again (warm) and keep every result."""
+    results = []
+    with Browser() as browser:
+        browser.login(base_url, user, password)
+        for round_number in range(rounds):
+            for slug, title, charts in dashboards:
+                shot = screenshots / f"{slug}.jpg" if screenshots and round_number == rounds - 1 else None
+                results.append(browser.check_dashboard(base_url, slug, title, charts, screenshot=shot))
+    return results

@@ -1,0 +1,134 @@
+"""`lakehouse superset ...`: the semantic layer and the embedded Superset that serves it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lakehouse.report import console
+from lakehouse.settings import load_settings
+from lakehouse.warehouse import Warehouse
+
+
+def _warehouse() -> Warehouse:
+    warehouse = Warehouse(load_settings())
+    warehouse.require_exists()
+    return warehouse
+
+
+@click.group("superset")
+def command() -> None:
+    """Superset dashboards from the semantic layer in superset/ (datasets, metrics, dashboards as code)."""
+
+
+@command.command("validate")
+def validate() -> None:
+    """Run every dataset, column and metric of the layer on the embedded engine over the gold tables."""
+    from rich.table import Table
+
+    from lakehouse.bi import engine, semantic
+    from lakehouse.errors import UserError
+
+    layer = semantic.load_layer()
+    checks = engine.validate(_warehouse(), layer)
+    table = Table(title="Semantic layer", title_justify="left")
+    for heading in ("dataset", "item", "result", "ms"):
+        table.add_column(heading, justify="right" if heading == "ms" else "left")
+    for check in checks:
+        mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
+        table.add_row(check.dataset, check.item, f"{mark} {check.detail}", f"{check.milliseconds:.0f}")
+    console.print(table)
+    failed = [c for c in checks if not c.ok]
+    charts = sum(len(d.charts) for d in layer.dashboards)
+    if failed:
+        listing = "; ".join(f"{c.dataset}: {c.item} {c.detail}" for c in failed)
+        raise UserError(f"{len(failed)} of {len(checks)} checks failed: {listing}")
+    console.print(
+        f"{len(layer.datasets)} datasets, {sum(len(d.metrics) for d in layer.datasets.values())} metrics, "
+        f"{len(layer.dashboards)} dashboards, {charts} charts: all {len(checks)} checks passed"
+    )
+
+
+@command.command("bundle")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("assets.zip"))
+def bundle_command(output: Path) -> None:
+    """Write the layer as a Superset import bundle (ZIP of YAML); the database comes from the configuration."""
+    from lakehouse.bi import bundle, semantic, server
+
+    output.write_bytes(bundle.write_bundle(semantic.load_layer(), server.connection(Warehouse(load_settings()))))
+    console.print(f"wrote {output}")
+
+
+@command.command("up")
+@click.option("--no-serve", is_flag=True, help="Set up and import, but do not start the web server.")
+def up(no_serve: bool) -> None:
+    """Set up Superset (metadata, admin, assets) and serve it on 127.0.0.1:8088. Safe to repeat."""
+    from lakehouse.bi import server
+
+    login = server.up(_warehouse(), progress=console.print, start_server=not no_serve)
+    if no_serve:
+        return
+    console.print(
+        f"\n[bold]Dashboards[/] at {login.url} — log in as [bold]{login.user}[/] "
+        f"with the password in {login.password_source}:"
+    )
+    for title, url in server.dashboards():
+        console.print(f"  {title:<24} {url}")
+
+
+@command.command("check")
+@click.option(
+    "--screenshots",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Save a screenshot of each dashboard into this folder (e.g. docs/).",
+)
+def check(screenshots: Path | None) -> None:
+    """Open every dashboard in headless Chromium; fail if a chart errors or never renders."""
+    from lakehouse.bi import browser, semantic, server
+    from lakehouse.errors import UserError
+
+    warehouse = _warehouse()
+    if not (server.running_pid(warehouse) and server.healthy()):
+        raise UserError("Superset is not running: start it with `lakehouse superset up`")
+    layer = semantic.load_layer()
+    secrets = server.ensure_secrets()
+    results = browser.check_dashboards(
+        server.base_url(),
+        server.admin_user(),
+        secrets["SUPERSET_ADMIN_PASSWORD"],
+        [(d.slug, d.title, len(d.charts)) for d in layer.dashboards],
+        screenshots=screenshots,
+    )
+    problems = []
+    for result in results:
+        took = f"{result.seconds:.2f}s" if result.seconds is not None else "did not finish"
+        mark = "[green]ok[/]" if not result.problems else "[red]FAILED[/]"
+        console.print(
+            f"{mark} {result.title:<24} {len(result.charts)} charts rendered in {took}"
+            + (f" → {result.screenshot}" if result.screenshot else "")
+        )
+        problems += [f"{result.title}: {p}" for p in result.problems]
+    if problems:
+        raise UserError("; ".join(problems))
+
+
+@command.command("stop")
+def stop() -> None:
+    """Stop the Superset web server started by `lakehouse superset up`."""
+    from lakehouse.bi import server
+
+    console.print("stopped Superset" if server.stop(_warehouse()) else "Superset was not running")
+
+
+@command.command("status")
+def status() -> None:
+    """Say whether Superset is serving, and where."""
+    from lakehouse.bi import server
+
+    pid = server.running_pid(_warehouse())
+    if pid and server.healthy():
+        console.print(f"Superset is serving on {server.base_url()} (pid {pid})")
+    else:
+        console.print("Superset is not running: start it with `lakehouse superset up`")

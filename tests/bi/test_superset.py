@@ -1,0 +1,158 @@
+"""Superset, embedded and real: the assets imported into a fresh metadata database, every chart's query run through
+Superset's API, every dashboard opened in headless Chromium, and a pipeline run while Superset is up."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lakehouse.bi import api, browser, engine, semantic, server
+
+PORT = "8099"  # not 8088, so a Superset someone is using here is left alone
+
+
+@pytest.fixture(scope="module")
+def superset(shop, tmp_path_factory):
+    """Superset set up from nothing on the test shop, serving; stopped at the end."""
+    warehouse, _, _ = shop
+    saved = {k: os.environ.get(k) for k in ("SUPERSET_PORT", "SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD")}
+    os.environ.update(
+        {"SUPERSET_PORT": PORT, "SUPERSET_SECRET_KEY": "t" * 48, "SUPERSET_ADMIN_PASSWORD": "test-password-1"}
+    )
+    assert not (engine.superset_home(warehouse) / "superset.db").exists()  # a fresh metadata database
+    messages: list[str] = []
+    login = server.up(warehouse, progress=messages.append)
+    yield warehouse, login, messages
+    server.stop(warehouse)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def counts(client: api.SupersetApi) -> dict[str, int]:
+    return {resource: len(client.list(resource, ["id"])) for resource in ("dashboard", "chart", "dataset", "database")}
+
+
+def test_the_semantic_layer_validates_on_the_gold_tables(shop):
+    warehouse, _, _ = shop
+    checks = engine.validate(warehouse, semantic.load_layer())
+    failed = [f"{c.dataset}: {c.item} {c.detail}" for c in checks if not c.ok]
+    assert not failed
+    metrics = [c for c in checks if c.item.startswith("metric ")]
+    assert len(metrics) == sum(len(d.metrics) for d in semantic.load_layer().datasets.values())
+
+
+def test_a_broken_metric_is_reported_with_its_dataset_and_name(shop, tmp_path):
+    warehouse, _, _ = shop
+    layer = semantic.load_layer()
+    dataset = layer.datasets["sales_order_lines"]
+    dataset.metrics["revenue"] = semantic.Metric("revenue", "Revenue", "sum(net_amount_typo)")
+    con = engine.connect_views(warehouse)
+    checks = engine.check_dataset(con, dataset)
+    con.close()
+    bad = [c for c in checks if not c.ok]
+    assert [(c.dataset, c.item) for c in bad] == [("sales_order_lines", "metric revenue")]
+    assert "net_amount_typo" in bad[0].detail
+
+
+def test_superset_serves_every_dashboard_from_a_fresh_metadata_database(superset):
+    _, login, messages = superset
+    assert login.url == f"http://127.0.0.1:{PORT}"
+    assert any("assets imported" in m for m in messages)
+    client = api.SupersetApi(login.url, login.user, login.password)
+    layer = semantic.load_layer()
+    titles = {d["dashboard_title"] for d in client.list("dashboard", ["id", "dashboard_title"])}
+    assert titles == {d.title for d in layer.dashboards}
+    assert counts(client) == {
+        "dashboard": len(layer.dashboards),
+        "chart": sum(len(d.charts) for d in layer.dashboards),
+        "dataset": len(layer.datasets),
+        "database": 1,
+    }
+
+
+def test_every_chart_query_runs_through_the_api_and_returns_rows(superset):
+    _, login, _ = superset
+    client = api.SupersetApi(login.url, login.user, login.password)
+    charts = client.list("chart", ["id", "slice_name", "viz_type"])
+    results = [client.chart_data(chart) for chart in charts]
+    problems = [f"{r.name}: {r.status} {r.error}" for r in results if r.status != 200 or r.error]
+    assert not problems
+    empty = [r.name for r in results if r.rows == 0]
+    assert not empty
+
+
+def test_importing_again_replaces_instead_of_adding(superset):
+    warehouse, login, _ = superset
+    client = api.SupersetApi(login.url, login.user, login.password)
+    before = counts(client)
+    server.up(warehouse, progress=lambda _: None)  # setup + import again while serving
+    assert counts(client) == before
+
+
+def test_every_dashboard_renders_in_headless_chromium(superset, tmp_path):
+    _, login, _ = superset
+    layer = semantic.load_layer()
+    results = browser.check_dashboards(
+        login.url,
+        login.user,
+        login.password,
+        [(d.slug, d.title, len(d.charts)) for d in layer.dashboards],
+        screenshots=tmp_path,
+    )
+    problems = [f"{r.title}: {p}" for r in results for p in r.problems]
+    assert not problems
+    for result in results:
+        assert result.seconds is not None
+        assert len(result.charts) == len(next(d for d in layer.dashboards if d.slug == result.slug).charts)
+        assert result.screenshot.stat().st_size > 20_000  # a picture with charts on it, not a blank page
+
+
+def test_the_browser_check_fails_on_a_chart_that_errors(superset, tmp_path):
+    """A dashboard whose chart queries a column that is not there must be reported, not passed."""
+    warehouse, login, _ = superset
+    root = tmp_path / "layer"
+    (root / "datasets").mkdir(parents=True)
+    (root / "dashboards").mkdir()
+    (root / "datasets" / "broken.yml").write_text(
+        "name: broken_orders\nmodel: fct_orders\ndescription: A dataset with a metric that cannot run.\n"
+        "metrics:\n  - {name: broken_revenue, expression: sum(no_such_column)}\n"
+    )
+    (root / "dashboards" / "broken.yml").write_text(
+        "title: Broken\nslug: broken\nrows:\n"
+        "  - - {name: Broken revenue, kind: kpi, dataset: broken_orders, metric: broken_revenue}\n"
+    )
+    layer = semantic.load_layer(root)
+    bundle_path = tmp_path / "broken.zip"
+    from lakehouse.bi import bundle
+
+    bundle_path.write_bytes(bundle.write_bundle(layer, server.connection(warehouse)))
+    server._admin(warehouse, "import", str(bundle_path), progress=lambda _: None)
+    result = browser.check_dashboards(login.url, login.user, login.password, [("broken", "Broken", 1)])[0]
+    assert result.problems
+    assert any("Broken revenue" in p or "chart data request failed" in p for p in result.problems)
+
+
+def test_a_pipeline_run_while_superset_serves_shows_up_in_the_charts(superset, spark):
+    from generator import generate
+    from lakehouse.pipeline import runner
+    from lakehouse.pipeline.context import RunContext
+    from lakehouse.tables import Tables
+
+    warehouse, login, _ = superset
+    client = api.SupersetApi(login.url, login.user, login.password)
+    runs = next(c for c in client.list("chart", ["id", "slice_name", "viz_type"]) if c["slice_name"] == "Runs")
+
+    def value() -> float:
+        body = client.get(f"/api/v1/chart/{runs['id']}/data/")
+        return body["result"][0]["data"][0]["runs"]
+
+    before = value()
+    generate(warehouse, 1, progress=False)
+    results = runner.run(RunContext(Tables(warehouse, spark)))
+    assert all(r.status != "failed" for r in results)
+    assert server.healthy()
+    assert value() == before + 1
