@@ -5,6 +5,8 @@
 2. Pipeline: the full run (landing → gold) over those days, with the share spent starting Spark.
 3. One more day: generated, then processed by a fresh `lakehouse run` process (what a user waits for), and again by
    a session that is already warm (how a long-running scheduler or `--watch` loop would see it).
+4. Dashboards: chart-query latency p50/p95 on the gold layer and through Superset, and each dashboard's render time
+   in headless Chromium (see lakehouse.bi.bench).
 """
 
 from __future__ import annotations
@@ -161,6 +163,14 @@ def run_bench(
     console.print("one more day, warm session …")
     figures.append(Figure("one more day, warm session", f"{warm:.1f} s", f"{warm / full:.0%} of the full run"))
     spark.stop()
+
+    # 4. Dashboards: Superset on this warehouse (on a port of its own), chart queries and render times.
+    from lakehouse.bi import bench as dashboard_bench
+
+    os.environ.setdefault("SUPERSET_PORT", "8097")
+    console.print("dashboards: Superset on the bench warehouse …")
+    shown = dashboard_bench.measure(warehouse, progress=console.print)
+    figures += [Figure(*row) for row in dashboard_bench.summary(shown)]
 
     table = Table(title="lakehouse bench", title_justify="left")
     table.add_column("measure")

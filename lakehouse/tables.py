@@ -79,6 +79,7 @@ class WriteResult:
 class DeltaEngine(Protocol):
     """The operations the pipeline needs from a Delta implementation."""
 
+    def refresh(self) -> None: ...
     def exists(self, uri: str) -> bool: ...
     def version(self, uri: str) -> int | None: ...
     def app_version(self, uri: str, app_id: str) -> int | None: ...
@@ -134,8 +135,13 @@ class DeltaRsEngine:
         self.warehouse = warehouse
         self.options = warehouse.storage_options() or None
         # Loading a table's log costs ~10 ms; a run asks about the same tables many times. Writes go through this
-        # engine, which drops its cached copy; the pipeline is the only writer while it runs.
+        # engine, which drops its cached copy; the pipeline is the only writer while it runs, and each run starts
+        # from fresh copies (refresh), since another process may have written in between.
         self._cache: dict[str, DeltaTable] = {}
+
+    def refresh(self) -> None:
+        """Forget every cached table state, so the next look reads each table's newest version."""
+        self._cache.clear()
 
     def _table(self, uri: str, version: int | None = None) -> DeltaTable | None:
         if version is None and uri in self._cache:
@@ -335,6 +341,10 @@ class Tables:
 
     def uri(self, name: str) -> str:
         return self.warehouse.table_uri(name)
+
+    def refresh(self) -> None:
+        """Look at every table afresh: another process (or another Tables) may have written since."""
+        self.engine.refresh()
 
     def exists(self, name: str) -> bool:
         return self.engine.exists(self.uri(name))

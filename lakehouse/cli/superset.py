@@ -114,6 +114,24 @@ def check(screenshots: Path | None) -> None:
         raise UserError("; ".join(problems))
 
 
+@command.command("bench")
+@click.option("--rounds", type=int, default=5, show_default=True, help="Rounds of every chart query.")
+@click.option("--visits", type=int, default=4, show_default=True, help="Visits of every dashboard (first is cold).")
+def bench(rounds: int, visits: int) -> None:
+    """Chart-query latency (p50/p95) and dashboard render times on this warehouse's gold layer."""
+    from rich.table import Table
+
+    from lakehouse.bi import bench as dashboard_bench
+
+    figures = dashboard_bench.measure(_warehouse(), progress=console.print, rounds=rounds, visits=visits)
+    table = Table(title="dashboards", title_justify="left")
+    for heading in ("measure", "result", "detail"):
+        table.add_column(heading, justify="right" if heading == "result" else "left")
+    for row in dashboard_bench.summary(figures):
+        table.add_row(*row)
+    console.print(table)
+
+
 @command.command("stop")
 def stop() -> None:
     """Stop the Superset web server started by `lakehouse superset up`."""

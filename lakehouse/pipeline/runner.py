@@ -97,6 +97,7 @@ def run(
 ) -> list[StepResult]:
     """Run every step of `layers`; return what each did, in plan order. A failed step raises a PipelineError."""
     listener = listener or Listener()
+    ctx.tables.refresh()
     plan = [step for layer in layers for step in steps_of(layer)]
     planned = {s.name for s in plan}
     # Needs outside the layers being run (e.g. bronze when only silver runs) are taken as met.

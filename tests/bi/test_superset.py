@@ -136,13 +136,13 @@ def test_the_browser_check_fails_on_a_chart_that_errors(superset, tmp_path):
     assert any("Broken revenue" in p or "chart data request failed" in p for p in result.problems)
 
 
-def test_a_pipeline_run_while_superset_serves_shows_up_in_the_charts(superset, spark):
+def test_a_pipeline_run_while_superset_serves_shows_up_in_the_charts(superset, shop):
     from generator import generate
     from lakehouse.pipeline import runner
     from lakehouse.pipeline.context import RunContext
-    from lakehouse.tables import Tables
 
     warehouse, login, _ = superset
+    tables = shop[1]
     client = api.SupersetApi(login.url, login.user, login.password)
     runs = next(c for c in client.list("chart", ["id", "slice_name", "viz_type"]) if c["slice_name"] == "Runs")
 
@@ -152,7 +152,7 @@ def test_a_pipeline_run_while_superset_serves_shows_up_in_the_charts(superset, s
 
     before = value()
     generate(warehouse, 1, progress=False)
-    results = runner.run(RunContext(Tables(warehouse, spark)))
+    results = runner.run(RunContext(tables))
     assert all(r.status != "failed" for r in results)
     assert server.healthy()
     assert value() == before + 1

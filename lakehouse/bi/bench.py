@@ -1,0 +1,116 @@
+"""Dashboard figures for `make bench`: chart-query latency and the time each dashboard takes to render in Chromium.
+
+Two latencies are measured for every chart of every dashboard, each over several rounds after one warm-up:
+- on the gold layer: the SQL Superset generates for the chart (asked of its API), run on the embedded engine
+  exactly as Superset runs it (DuckDB over the views file, one instance kept open);
+- through Superset: the chart-data API, which adds Superset's own work (security, query building, JSON).
+Render time is from navigation to the last chart drawn, in headless Chromium, the first (cold) visit apart.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lakehouse.bi import api, browser, engine, semantic, server
+from lakehouse.warehouse import Warehouse
+
+
+@dataclass
+class DashboardFigures:
+    gold_query_ms: list[float]
+    api_ms: list[float]
+    render_seconds: dict[str, list[float]]  # dashboard title -> seconds per visit, cold first
+    charts: int
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def measure(
+    warehouse: Warehouse, progress: Callable[[str], None], rounds: int = 5, visits: int = 4
+) -> DashboardFigures:
+    """Set Superset up on `warehouse` (if needed), then measure; leaves it serving as it found it."""
+    was_running = server.running_pid(warehouse) is not None and server.healthy()
+    login = server.up(warehouse, progress=progress)
+    try:
+        layer = semantic.load_layer()
+        client = api.SupersetApi(login.url, login.user, login.password)
+        charts = client.list("chart", ["id", "slice_name", "viz_type"])
+
+        progress(f"chart queries: {len(charts)} charts × {rounds} rounds through the API …")
+        api_ms: list[float] = []
+        sql: dict[int, list[str]] = {}
+        for round_number in range(rounds + 1):
+            for chart in charts:
+                result = client.chart_data(chart)
+                if round_number:  # the first round warms each worker up
+                    api_ms.append(result.seconds * 1000)
+        for chart in charts:
+            body = client.get(f"/api/v1/chart/{chart['id']}/data/?type=query")
+            sql[chart["id"]] = [q["query"] for q in body["result"]]
+
+        progress(f"chart queries: the same SQL on the gold layer, {rounds} rounds …")
+        gold_ms: list[float] = []
+        con = engine.connect_views(warehouse)
+        try:
+            for round_number in range(rounds + 1):
+                for statements in sql.values():
+                    clock = time.perf_counter()
+                    for statement in statements:
+                        con.execute(statement).fetchall()
+                    if round_number:
+                        gold_ms.append((time.perf_counter() - clock) * 1000)
+        finally:
+            con.close()
+
+        progress(f"dashboards: {len(layer.dashboards)} × {visits} visits in headless Chromium …")
+        visits_seen = browser.check_dashboards(
+            login.url, login.user, login.password,
+            [(d.slug, d.title, len(d.charts)) for d in layer.dashboards],
+            rounds=visits,
+        )  # fmt: skip
+        render: dict[str, list[float]] = {}
+        for visit in visits_seen:
+            if visit.problems:
+                raise RuntimeError(f"dashboard {visit.title} did not render: {'; '.join(visit.problems)}")
+            render.setdefault(visit.title, []).append(visit.seconds or float("nan"))
+        return DashboardFigures(gold_ms, api_ms, render, len(charts))
+    finally:
+        if not was_running:
+            server.stop(warehouse)
+
+
+def _p50_p95(values: list[float]) -> str:
+    return f"p50 {statistics.median(values):.0f} ms · p95 {percentile(values, 0.95):.0f} ms"
+
+
+def summary(figures: DashboardFigures) -> list[tuple[str, str, str]]:
+    """(measure, result, detail) rows for the bench table."""
+    rows = [
+        (
+            "chart queries on the gold layer",
+            _p50_p95(figures.gold_query_ms),
+            f"{figures.charts} charts' SQL as Superset generates it, on DuckDB; target p95 < 200 ms",
+        ),
+        (
+            "chart data through Superset's API",
+            _p50_p95(figures.api_ms),
+            "the same charts, end to end over HTTP (Superset's own work included)",
+        ),
+    ]
+    for title, seconds in figures.render_seconds.items():
+        warm = seconds[1:] or seconds
+        rows.append(
+            (
+                f"dashboard render: {title}",
+                f"{statistics.median(warm):.2f} s",
+                f"every chart drawn, median of {len(warm)} visits; first visit {seconds[0]:.2f} s; target < 3 s",
+            )
+        )
+    return rows
