@@ -45,9 +45,16 @@ def _listen_for_sqlite():
 
 _listen_for_sqlite()
 
-# Charts ask the lakehouse directly: no result cache, so a dashboard shows the newest run on its next refresh.
+# Chart results are cached on disk until the data changes: every `lakehouse run` that writes empties this folder
+# (and `lakehouse superset up` does too), so a dashboard shows the newest run on its next load, and otherwise
+# answers from the cache.
 CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
-DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+DATA_CACHE_CONFIG = {
+    "CACHE_TYPE": "FileSystemCache",
+    "CACHE_DIR": str(_state / "chart-cache"),
+    "CACHE_DEFAULT_TIMEOUT": 7 * 86400,
+    "CACHE_THRESHOLD": 10000,
+}
 FILTER_STATE_CACHE_CONFIG = {"CACHE_TYPE": "SupersetMetastoreCache", "CACHE_DEFAULT_TIMEOUT": 86400}
 EXPLORE_FORM_DATA_CACHE_CONFIG = {"CACHE_TYPE": "SupersetMetastoreCache", "CACHE_DEFAULT_TIMEOUT": 86400}
 
@@ -101,3 +108,21 @@ def DB_CONNECTION_MUTATOR(url, engine_kwargs, username, security_manager, source
     if url.drivername == "duckdb" and url.database and url.database != ":memory:":
         _hold_duckdb_instance(url, dict(engine_kwargs))
     return url, engine_kwargs
+
+
+# -- Superset's action log ------------------------------------------------------------------------------------------
+# By default every request writes a row (and a commit) into the metadata database's action log; on SQLite that is a
+# fifth of a chart query's time. The embedded instance has one user and keeps no action log; the stack keeps Superset's
+# default by setting SUPERSET_ACTION_LOG=db.
+def _quiet_event_logger():
+    from superset.utils.log import AbstractEventLogger
+
+    class NoActionLog(AbstractEventLogger):
+        def log(self, user_id, action, *args, **kwargs):
+            return None
+
+    return NoActionLog()
+
+
+if os.environ.get("SUPERSET_ACTION_LOG", "none") != "db":
+    EVENT_LOGGER = _quiet_event_logger()

@@ -3,8 +3,10 @@
 Two latencies are measured for every chart of every dashboard, each over several rounds after one warm-up:
 - on the gold layer: the SQL Superset generates for the chart (asked of its API), run on the embedded engine
   exactly as Superset runs it (DuckDB over the views file, one instance kept open);
-- through Superset: the chart-data API, which adds Superset's own work (security, query building, JSON).
-Render time is from navigation to the last chart drawn, in headless Chromium, the first (cold) visit apart.
+- through Superset: the chart-data API past Superset's result cache (`force`), which adds Superset's own work
+  (security, query building, JSON) to the query.
+Render time is from navigation to the last chart drawn, in headless Chromium: first with the chart cache empty (as
+after a pipeline run), then on later visits, which Superset answers from its cache until the data changes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lakehouse.bi import api, browser, engine, semantic, server
+from lakehouse.bi import api, browser, engine, paths, semantic, server
 from lakehouse.warehouse import Warehouse
 
 
@@ -22,7 +24,7 @@ from lakehouse.warehouse import Warehouse
 class DashboardFigures:
     gold_query_ms: list[float]
     api_ms: list[float]
-    render_seconds: dict[str, list[float]]  # dashboard title -> seconds per visit, cold first
+    render_seconds: dict[str, list[float]]  # dashboard title -> seconds per visit, the first with an empty cache
     charts: int
 
 
@@ -48,7 +50,7 @@ def measure(
         sql: dict[int, list[str]] = {}
         for round_number in range(rounds + 1):
             for chart in charts:
-                result = client.chart_data(chart)
+                result = client.chart_data(chart, force=True)
                 if round_number:  # the first round warms each worker up
                     api_ms.append(result.seconds * 1000)
         for chart in charts:
@@ -70,16 +72,19 @@ def measure(
             con.close()
 
         progress(f"dashboards: {len(layer.dashboards)} × {visits} visits in headless Chromium …")
-        visits_seen = browser.check_dashboards(
-            login.url, login.user, login.password,
-            [(d.slug, d.title, len(d.charts)) for d in layer.dashboards],
-            rounds=visits,
-        )  # fmt: skip
         render: dict[str, list[float]] = {}
-        for visit in visits_seen:
-            if visit.problems:
-                raise RuntimeError(f"dashboard {visit.title} did not render: {'; '.join(visit.problems)}")
-            render.setdefault(visit.title, []).append(visit.seconds or float("nan"))
+        with browser.Browser() as chromium:
+            chromium.login(login.url, login.user, login.password)
+            # one visit of each first, so Chromium has Superset's scripts cached as a returning user would
+            for dashboard in layer.dashboards:
+                chromium.check_dashboard(login.url, dashboard.slug, dashboard.title, len(dashboard.charts))
+            for dashboard in layer.dashboards:
+                paths.clear_chart_cache(warehouse)  # as after a pipeline run
+                for _ in range(visits):
+                    visit = chromium.check_dashboard(login.url, dashboard.slug, dashboard.title, len(dashboard.charts))
+                    if visit.problems:
+                        raise RuntimeError(f"dashboard {visit.title} did not render: {'; '.join(visit.problems)}")
+                    render.setdefault(visit.title, []).append(visit.seconds or float("nan"))
         return DashboardFigures(gold_ms, api_ms, render, len(charts))
     finally:
         if not was_running:
@@ -101,7 +106,7 @@ def summary(figures: DashboardFigures) -> list[tuple[str, str, str]]:
         (
             "chart data through Superset's API",
             _p50_p95(figures.api_ms),
-            "the same charts, end to end over HTTP (Superset's own work included)",
+            "the same charts, end to end over HTTP, past Superset's cache (its own work included)",
         ),
     ]
     for title, seconds in figures.render_seconds.items():
@@ -109,8 +114,9 @@ def summary(figures: DashboardFigures) -> list[tuple[str, str, str]]:
         rows.append(
             (
                 f"dashboard render: {title}",
-                f"{statistics.median(warm):.2f} s",
-                f"every chart drawn, median of {len(warm)} visits; first visit {seconds[0]:.2f} s; target < 3 s",
+                f"{seconds[0]:.2f} s · {statistics.median(warm):.2f} s",
+                f"every chart drawn: right after a run (cache empty) · later visits (median of {len(warm)}); "
+                "target < 3 s",
             )
         )
     return rows

@@ -33,10 +33,12 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
 )
 
-# One look at the page: per chart, whether it has drawn, is still loading, or shows an error.
-_PAGE_STATE = """
-const holders = [...document.querySelectorAll('[data-test="dashboard-component-chart-holder"]')];
-return holders.map(h => {
+# Installed in the page once it has loaded: every 25 ms, per chart, whether it has drawn, is still loading, or shows an
+# error; the moment all have settled is stamped with the page's own clock (ms since the navigation started). Watching
+# from inside the page keeps the measurement from slowing the page down with WebDriver round trips.
+_WATCH = """
+const expected = arguments[0];
+const look = () => [...document.querySelectorAll('[data-test="dashboard-component-chart-holder"]')].map(h => {
   const title = (h.querySelector('[data-test="editable-title"]') || {}).innerText || '';
   const loading = h.querySelector('[data-test="loading-indicator"], .loading') !== null;
   const drawn = h.querySelector(
@@ -46,6 +48,15 @@ return holders.map(h => {
   const failed = alert !== null || /Unexpected error|An error occurred|No results were returned/.test(text);
   return {title: title.trim(), loading, drawn, failed, text: failed ? text.slice(0, 300) : ''};
 });
+window.__lakehouseRender = {done: null, charts: []};
+const timer = setInterval(() => {
+  const charts = look();
+  window.__lakehouseRender.charts = charts;
+  if (charts.length >= expected && charts.every(c => (c.drawn || c.failed) && !c.loading)) {
+    window.__lakehouseRender.done = performance.now();
+    clearInterval(timer);
+  }
+}, 25);
 """
 
 
@@ -84,7 +95,7 @@ class DashboardCheck:
 class Browser:
     """A headless Chromium session; use as a context manager."""
 
-    def __init__(self, width: int = 1440, height: int = 2400):
+    def __init__(self, width: int = 1440, height: int = 1000):
         if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
             raise UserError(
                 "the dashboard checks need Debian's Chromium: apt-get update && apt-get install -y chromium "
@@ -152,16 +163,15 @@ class Browser:
         start = time.perf_counter()
         self.driver.get(f"{base_url}/superset/dashboard/{slug}/?standalone=0")
         check = DashboardCheck(slug=slug, title=title, charts_expected=charts, seconds=None)
+        self.driver.execute_script(_WATCH, charts)
         deadline = start + timeout
         while time.perf_counter() < deadline:
-            states = [ChartState(**s) for s in self.driver.execute_script(_PAGE_STATE)]
-            check.charts = states
-            settled = len(states) >= charts and all((s.drawn or s.failed) and not s.loading for s in states)
-            if settled:
-                # the browser's own clock, from the start of the navigation to this look
-                check.seconds = self.driver.execute_script("return performance.now()") / 1000
+            time.sleep(0.2)
+            seen = self.driver.execute_script("return window.__lakehouseRender")
+            check.charts = [ChartState(**state) for state in seen["charts"]]
+            if seen["done"] is not None:
+                check.seconds = seen["done"] / 1000
                 break
-            time.sleep(0.05)
         check.failed_requests, check.request_seconds = self._chart_requests()
         if screenshot is not None:
             time.sleep(0.8)  # let the charts' entry animations finish before the picture
@@ -172,8 +182,9 @@ class Browser:
     def _screenshot(self, path: Path) -> None:
         """Save the whole dashboard as a compact JPEG (PNG if the name says so)."""
         height = self.driver.execute_script(
-            "const g = document.querySelector('.grid-container') || document.body;"
-            "return Math.ceil(g.getBoundingClientRect().bottom + window.scrollY + 24);"
+            "const charts = [...document.querySelectorAll('[data-test=\"dashboard-component-chart-holder\"]')];"
+            "const bottom = Math.max(0, ...charts.map(c => c.getBoundingClientRect().bottom));"
+            "return Math.ceil(Math.min(bottom + window.scrollY + 24, document.documentElement.clientHeight));"
         )
         fmt = "png" if path.suffix.lower() == ".png" else "jpeg"
         params = {"format": fmt, "captureBeyondViewport": False}
@@ -196,7 +207,7 @@ def check_dashboards(
 ) -> list[DashboardCheck]:
     """Check every (slug, title, chart count); with `rounds` > 1 open each again (warm) and keep every result."""
     results = []
-    with Browser() as browser:
+    with Browser(height=2400 if screenshots else 1000) as browser:  # tall enough to picture a whole dashboard
         browser.login(base_url, user, password)
         for round_number in range(rounds):
             for slug, title, charts in dashboards:

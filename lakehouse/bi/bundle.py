@@ -183,6 +183,7 @@ def chart_params(chart: Chart, dataset: Dataset) -> dict[str, Any]:
             "groupby": [],
             "x_axis_sort": first,
             "x_axis_sort_asc": False,
+            "xAxisLabelRotation": 30,
             "row_limit": chart.options.get("limit", 25),
             "orientation": "vertical",
             "show_legend": len(chart.metrics) > 1,
@@ -199,10 +200,12 @@ def chart_params(chart: Chart, dataset: Dataset) -> dict[str, Any]:
             "row_limit": limit,
             "donut": True,
             "show_labels": True,
-            "labels_outside": True,
-            "label_type": "key_percent",
+            "labels_outside": False,
+            "label_type": "percent",
             "number_format": _format(dataset, first),  # type: ignore[arg-type]
-            "show_legend": False,
+            "show_legend": True,
+            "legendOrientation": "right",
+            "legendType": "scroll",
             "innerRadius": 40,
             "outerRadius": 70,
         }

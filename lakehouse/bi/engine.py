@@ -24,6 +24,7 @@ import sqlglot
 from sqlglot.errors import ParseError
 
 from lakehouse import duckdb_extensions
+from lakehouse.bi.paths import superset_home
 from lakehouse.bi.semantic import Dataset, Layer
 from lakehouse.errors import UserError
 from lakehouse.sql import create_view
@@ -41,13 +42,6 @@ _TYPE_FAMILIES = {
     "DOUBLE": ("DOUBLE", "FLOAT", "DECIMAL"),
     "DECIMAL": ("DECIMAL", "DOUBLE", "BIGINT", "HUGEINT", "INTEGER"),
 }
-
-
-def superset_home(warehouse: Warehouse) -> Path:
-    """Return the folder holding Superset's state for this warehouse (metadata database, views file, logs)."""
-    if warehouse.is_s3:
-        raise UserError("embedded Superset needs a local warehouse; with an s3:// warehouse use the stack's Trino")
-    return Path(warehouse.root).resolve() / "_lakehouse" / "superset"
 
 
 def duckdb_config() -> dict[str, object]:

@@ -132,6 +132,40 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+_KEYS = {
+    "dataset": {"name", "model", "table", "sql", "description", "time_column", "columns", "metrics"},
+    "column": {"name", "type", "label", "description", "expression"},
+    "metric": {"name", "label", "expression", "format", "description"},
+    "dashboard": {"title", "slug", "order", "description", "filters", "rows"},
+    "filter": {"name", "type", "column", "dataset"},
+    "chart": {
+        "name",
+        "kind",
+        "dataset",
+        "metric",
+        "metrics",
+        "by",
+        "width",
+        "x",
+        "y",
+        "grain",
+        "limit",
+        "order",
+        "order_by",
+        "raw",
+    },
+}
+
+
+def _known_keys(data: dict[str, Any], kind: str, where: str) -> None:
+    unknown = sorted(str(k) for k in set(data) - _KEYS[kind])
+    if unknown:
+        hint = " (a comma in an unquoted name splits it: quote the name)" if None in data.values() else ""
+        raise LayerError(
+            f"{where}: unknown {kind} key(s) {', '.join(unknown)}{hint}; known: {', '.join(sorted(_KEYS[kind]))}"
+        )
+
+
 def _require(data: dict[str, Any], key: str, where: str) -> Any:
     if data.get(key) in (None, "", []):
         raise LayerError(f"{where}: `{key}` is required")
@@ -153,6 +187,7 @@ def _expand(name: str, raw: dict[str, str], where: str, seen: tuple[str, ...] = 
 
 def load_dataset(path: Path) -> Dataset:
     data = _load_yaml(path)
+    _known_keys(data, "dataset", str(path))
     name = _require(data, "name", str(path))
     if not _NAME.match(name):
         raise LayerError(f"{path}: dataset name {name!r} must be lower_snake_case")
@@ -173,6 +208,7 @@ def load_dataset(path: Path) -> Dataset:
     )
     for raw in data.get("columns") or []:
         where = f"{path}: column {raw.get('name')!r}"
+        _known_keys(raw, "column", where)
         column = Column(
             name=_require(raw, "name", where),
             type=str(_require(raw, "type", where)).upper(),
@@ -186,6 +222,7 @@ def load_dataset(path: Path) -> Dataset:
     raw_metrics = {}
     for raw in _require(data, "metrics", str(path)):
         metric_name = _require(raw, "name", f"{path}: a metric")
+        _known_keys(raw, "metric", f"{path}: metric {metric_name!r}")
         if metric_name in raw_metrics:
             raise LayerError(f"{path}: metric {metric_name!r} is defined twice")
         if metric_name in dataset.columns:
@@ -209,6 +246,7 @@ def load_dataset(path: Path) -> Dataset:
 def _chart(raw: dict[str, Any], slug: str, datasets: dict[str, Dataset], where: str) -> Chart:
     name = _require(raw, "name", where)
     where = f"{where}: chart {name!r}"
+    _known_keys(raw, "chart", where)
     kind = _require(raw, "kind", where)
     if kind not in CHART_KINDS:
         raise LayerError(f"{where}: kind {kind!r} is not one of {', '.join(CHART_KINDS)}")
@@ -254,10 +292,12 @@ def _chart(raw: dict[str, Any], slug: str, datasets: dict[str, Dataset], where: 
 
 def load_dashboard(path: Path, datasets: dict[str, Dataset]) -> Dashboard:
     data = _load_yaml(path)
+    _known_keys(data, "dashboard", str(path))
     slug = _require(data, "slug", str(path))
     filters = []
     for raw in data.get("filters") or []:
         where = f"{path}: filter {raw.get('name')!r}"
+        _known_keys(raw, "filter", where)
         kind = raw.get("type", "select")
         if kind == "select":
             dataset = datasets.get(_require(raw, "dataset", where))

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.bi import bundle, engine, semantic
+from lakehouse.bi import bundle, engine, paths, semantic
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.warehouse import Warehouse
 
@@ -78,7 +78,7 @@ def connection(warehouse: Warehouse) -> bundle.Connection:
     uri = os.environ.get("LAKEHOUSE_SUPERSET_DATABASE_URI")
     if warehouse.settings.deployment == "stack" or (uri and uri.startswith("trino://")):
         return bundle.Connection(uri or STACK_URI, {"connect_args": {"http_scheme": "http"}})
-    views = engine.superset_home(warehouse) / engine.VIEWS_FILE
+    views = paths.superset_home(warehouse) / engine.VIEWS_FILE
     return bundle.Connection(
         uri or f"duckdb:///{views}",
         {"connect_args": {"read_only": True, "config": engine.duckdb_config()}},
@@ -86,7 +86,7 @@ def connection(warehouse: Warehouse) -> bundle.Connection:
 
 
 def _environment(warehouse: Warehouse) -> dict[str, str]:
-    home = engine.superset_home(warehouse)
+    home = paths.superset_home(warehouse)
     env = dict(os.environ)
     env.update(ensure_secrets())
     env.update(
@@ -115,7 +115,7 @@ def _admin(warehouse: Warehouse, *args: str, progress: Callable[[str], None]) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=engine.superset_home(warehouse),
+        cwd=paths.superset_home(warehouse),
     )
     failure = None
     assert process.stdout is not None
@@ -132,7 +132,7 @@ def _admin(warehouse: Warehouse, *args: str, progress: Callable[[str], None]) ->
             progress(f"superset: {event['step']}" + (f" ({detail})" if detail else ""))
     stderr = process.stderr.read() if process.stderr else ""
     if process.wait() != 0:
-        log = engine.superset_home(warehouse) / "admin.log"
+        log = paths.superset_home(warehouse) / "admin.log"
         log.write_text(stderr)
         last = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
         raise PipelineError(failure or f"Superset's admin step failed: {last} (full output in {log})")
@@ -140,14 +140,14 @@ def _admin(warehouse: Warehouse, *args: str, progress: Callable[[str], None]) ->
 
 def build_bundle(warehouse: Warehouse) -> Path:
     layer = semantic.load_layer()
-    path = engine.superset_home(warehouse) / "assets.zip"
+    path = paths.superset_home(warehouse) / "assets.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bundle.write_bundle(layer, connection(warehouse)))
     return path
 
 
 def _pidfile(warehouse: Warehouse) -> Path:
-    return engine.superset_home(warehouse) / "gunicorn.pid"
+    return paths.superset_home(warehouse) / "gunicorn.pid"
 
 
 def running_pid(warehouse: Warehouse) -> int | None:
@@ -177,12 +177,12 @@ def serve(warehouse: Warehouse, progress: Callable[[str], None], wait_seconds: f
         return
     if healthy():
         raise UserError(f"something else answers on {bind()}: stop it or set SUPERSET_PORT")
-    home = engine.superset_home(warehouse)
+    home = paths.superset_home(warehouse)
     command = [
         str(VENV / "bin" / "gunicorn"),
         "--bind", bind(),
-        "--workers", "2",
-        "--threads", "8",
+        "--workers", "4",
+        "--threads", "4",
         "--worker-class", "gthread",
         "--timeout", "120",
         "--preload",
@@ -219,7 +219,7 @@ def stop(warehouse: Warehouse) -> bool:
 
 def up(warehouse: Warehouse, progress: Callable[[str], None], start_server: bool = True) -> Login:
     """Make Superset ready: views file, metadata database, admin, assets; then serve. Safe to repeat."""
-    home = engine.superset_home(warehouse)
+    home = paths.superset_home(warehouse)
     home.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
     layer = semantic.load_layer()
@@ -227,6 +227,7 @@ def up(warehouse: Warehouse, progress: Callable[[str], None], start_server: bool
     bundle_path = build_bundle(warehouse)
     progress(f"superset: {len(layer.datasets)} datasets, {len(layer.dashboards)} dashboards → {bundle_path.name}")
     _admin(warehouse, "setup", "import", str(bundle_path), progress=progress)
+    paths.clear_chart_cache(warehouse)  # the charts may have changed with the import
     if start_server:
         serve(warehouse, progress)
     progress(f"superset: ready in {time.perf_counter() - clock:.1f}s")
@@ -236,7 +237,7 @@ def up(warehouse: Warehouse, progress: Callable[[str], None], start_server: bool
         base_url(),
         admin_user(),
         os.environ["SUPERSET_ADMIN_PASSWORD"],
-        "SUPERSET_ADMIN_PASSWORD in .env" if in_env_file else "$SUPERSET_ADMIN_PASSWORD",
+        ".env (SUPERSET_ADMIN_PASSWORD)" if in_env_file else "the SUPERSET_ADMIN_PASSWORD environment variable",
     )
 
 

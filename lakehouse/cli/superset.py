@@ -71,7 +71,7 @@ def up(no_serve: bool) -> None:
         return
     console.print(
         f"\n[bold]Dashboards[/] at {login.url} — log in as [bold]{login.user}[/] "
-        f"with the password in {login.password_source}:"
+        f"with the password from {login.password_source}:"
     )
     for title, url in server.dashboards():
         console.print(f"  {title:<24} {url}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
+from lakehouse.bi.paths import clear_chart_cache
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.pipeline import audit, bronze, gold, models, silver
@@ -139,6 +140,8 @@ def run(
                         failed.append(result)
     finally:
         ordered = [results[s.name] for s in plan if s.name in results]
+        if any(r.status != "skipped" for r in ordered):
+            clear_chart_cache(ctx.warehouse)  # dashboards answer from the new data from now on
     if failed:
         first = failed[0]
         log = _write_log(ctx, failed)

@@ -87,6 +87,8 @@ def test_a_metric_built_on_others_is_expanded_where_it_is_defined(tiny):
         ("datasets/orders.yml", "time_column: order_date", "time_column: country", "must be a declared DATE"),
         ("dashboards/sales.yml", "width: 9", "width: 11", "wider than 12 columns"),
         ("dashboards/sales.yml", "kind: kpi", "kind: gauge", "kind 'gauge' is not one of"),
+        ("dashboards/sales.yml", "{name: Revenue,", "{name: Revenue, by day,", "unknown chart key(s) by day"),
+        ("datasets/orders.yml", "{name: orders, expression", "{name: orders, expresion", "unknown metric key(s)"),
     ],
 )
 def test_a_broken_definition_is_named_with_its_file_and_item(tiny, relative, old, new, message):

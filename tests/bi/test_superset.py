@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from lakehouse.bi import api, browser, engine, semantic, server
+from lakehouse.bi import api, browser, engine, paths, semantic, server
 
 PORT = "8099"  # not 8088, so a Superset someone is using here is left alone
 
@@ -20,7 +20,7 @@ def superset(shop, tmp_path_factory):
     os.environ.update(
         {"SUPERSET_PORT": PORT, "SUPERSET_SECRET_KEY": "t" * 48, "SUPERSET_ADMIN_PASSWORD": "test-password-1"}
     )
-    assert not (engine.superset_home(warehouse) / "superset.db").exists()  # a fresh metadata database
+    assert not (paths.superset_home(warehouse) / "superset.db").exists()  # a fresh metadata database
     messages: list[str] = []
     login = server.up(warehouse, progress=messages.append)
     yield warehouse, login, messages
