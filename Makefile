@@ -52,4 +52,5 @@ bench: setup browser
 	$(RUN) lakehouse bench
 
 clean:
+	-@[ -x .venv/bin/lakehouse ] && [ -d data ] && .venv/bin/lakehouse superset stop
 	rm -rf data .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log
