@@ -38,7 +38,7 @@ def measure(
     warehouse: Warehouse, progress: Callable[[str], None], rounds: int = 5, visits: int = 4
 ) -> DashboardFigures:
     """Set Superset up on `warehouse` (if needed), then measure; leaves it serving as it found it."""
-    was_running = server.running_pid(warehouse) is not None and server.healthy()
+    was_running = server.serving(warehouse) is not None
     login = server.up(warehouse, progress=progress)
     try:
         layer = semantic.load_layer()

@@ -12,9 +12,11 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.bi.semantic import Dashboard
 from lakehouse.errors import UserError
 
 CHROMIUM = "/usr/bin/chromium"
@@ -77,7 +79,6 @@ class DashboardCheck:
     seconds: float | None  # navigation → every chart drawn; None if it never finished
     charts: list[ChartState] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
-    request_seconds: list[float] = field(default_factory=list)  # each chart-data request, as the browser saw it
     screenshot: Path | None = None
 
     @property
@@ -139,21 +140,20 @@ class Browser:
         except Exception:
             raise UserError(f"could not log in to Superset at {base_url} as {user!r}: check the password") from None
 
-    def _chart_requests(self) -> tuple[list[str], list[float]]:
-        """Return the failed chart-data requests of the page, and each chart-data request's duration (seconds)."""
-        failed, durations, started = [], [], {}
+    def _failed_chart_requests(self) -> list[str]:
+        """Return the chart-data requests of the page that failed (the performance log since the last call)."""
+        failed, chart_requests = [], set()
         for entry in self.driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
             params = message.get("params", {})
             method = message.get("method")
             if method == "Network.requestWillBeSent" and "/api/v1/chart/data" in params["request"]["url"]:
-                started[params["requestId"]] = params["timestamp"]
-            elif method == "Network.responseReceived" and params.get("requestId") in started:
+                chart_requests.add(params["requestId"])
+            elif method == "Network.responseReceived" and params.get("requestId") in chart_requests:
                 response = params["response"]
-                durations.append(params["timestamp"] - started[params["requestId"]])
                 if response.get("status", 200) >= 400:
                     failed.append(f"{response['status']} {response['url']}")
-        return failed, durations
+        return failed
 
     def check_dashboard(
         self, base_url: str, slug: str, title: str, charts: int, timeout: float = 60, screenshot: Path | None = None
@@ -172,7 +172,7 @@ class Browser:
             if seen["done"] is not None:
                 check.seconds = seen["done"] / 1000
                 break
-        check.failed_requests, check.request_seconds = self._chart_requests()
+        check.failed_requests = self._failed_chart_requests()
         if screenshot is not None:
             time.sleep(0.8)  # let the charts' entry animations finish before the picture
             self._screenshot(screenshot)
@@ -201,16 +201,18 @@ def check_dashboards(
     base_url: str,
     user: str,
     password: str,
-    dashboards: list[tuple[str, str, int]],
+    dashboards: Sequence[Dashboard],
     screenshots: Path | None = None,
-    rounds: int = 1,
 ) -> list[DashboardCheck]:
-    """Check every (slug, title, chart count); with `rounds` > 1 open each again (warm) and keep every result."""
+    """Open every dashboard once and check it; with `screenshots`, save a picture of each there as <slug>.jpg."""
     results = []
     with Browser(height=2400 if screenshots else 1000) as browser:  # tall enough to picture a whole dashboard
         browser.login(base_url, user, password)
-        for round_number in range(rounds):
-            for slug, title, charts in dashboards:
-                shot = screenshots / f"{slug}.jpg" if screenshots and round_number == rounds - 1 else None
-                results.append(browser.check_dashboard(base_url, slug, title, charts, screenshot=shot))
+        for dashboard in dashboards:
+            shot = screenshots / f"{dashboard.slug}.jpg" if screenshots else None
+            results.append(
+                browser.check_dashboard(
+                    base_url, dashboard.slug, dashboard.title, len(dashboard.charts), screenshot=shot
+                )
+            )
     return results

@@ -138,11 +138,11 @@ def _admin(warehouse: Warehouse, *args: str, progress: Callable[[str], None]) ->
         raise PipelineError(failure or f"Superset's admin step failed: {last} (full output in {log})")
 
 
-def build_bundle(warehouse: Warehouse) -> Path:
-    layer = semantic.load_layer()
-    path = paths.superset_home(warehouse) / "assets.zip"
+def build_bundle(warehouse: Warehouse, layer: semantic.Layer | None = None, path: Path | None = None) -> Path:
+    """Write the layer (by default superset/) as an import bundle for this warehouse's connection; return where."""
+    path = path or paths.superset_home(warehouse) / "assets.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bundle.write_bundle(layer, connection(warehouse)))
+    path.write_bytes(bundle.write_bundle(layer or semantic.load_layer(), connection(warehouse)))
     return path
 
 
@@ -170,9 +170,15 @@ def healthy(timeout: float = 2.0) -> bool:
         return False
 
 
+def serving(warehouse: Warehouse) -> int | None:
+    """Return the pid of this warehouse's Superset when it runs and answers; None otherwise."""
+    pid = running_pid(warehouse)
+    return pid if pid is not None and healthy() else None
+
+
 def serve(warehouse: Warehouse, progress: Callable[[str], None], wait_seconds: float = 180) -> None:
     """Start Superset's web server in the background (gunicorn), unless it already runs, and wait until it answers."""
-    if running_pid(warehouse) and healthy():
+    if serving(warehouse):
         progress(f"superset: already serving on {base_url()}")
         return
     if healthy():
@@ -224,21 +230,23 @@ def up(warehouse: Warehouse, progress: Callable[[str], None], start_server: bool
     clock = time.perf_counter()
     layer = semantic.load_layer()
     engine.write_views_database(warehouse)
-    bundle_path = build_bundle(warehouse)
+    bundle_path = build_bundle(warehouse, layer)
     progress(f"superset: {len(layer.datasets)} datasets, {len(layer.dashboards)} dashboards → {bundle_path.name}")
     _admin(warehouse, "setup", "import", str(bundle_path), progress=progress)
     paths.clear_chart_cache(warehouse)  # the charts may have changed with the import
     if start_server:
         serve(warehouse, progress)
     progress(f"superset: ready in {time.perf_counter() - clock:.1f}s")
+    return login()
+
+
+def login() -> Login:
+    """How to log in to the embedded Superset (the secrets generated into .env if they were not set)."""
+    password = ensure_secrets()["SUPERSET_ADMIN_PASSWORD"]
     env_file = Path(".env")
     in_env_file = env_file.exists() and "SUPERSET_ADMIN_PASSWORD=" in env_file.read_text()
-    return Login(
-        base_url(),
-        admin_user(),
-        os.environ["SUPERSET_ADMIN_PASSWORD"],
-        ".env (SUPERSET_ADMIN_PASSWORD)" if in_env_file else "the SUPERSET_ADMIN_PASSWORD environment variable",
-    )
+    source = ".env (SUPERSET_ADMIN_PASSWORD)" if in_env_file else "the SUPERSET_ADMIN_PASSWORD environment variable"
+    return Login(base_url(), admin_user(), password, source)
 
 
 def dashboards(layer: semantic.Layer | None = None) -> list[tuple[str, str]]:

@@ -54,10 +54,9 @@ def validate() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("assets.zip"))
 def bundle_command(output: Path) -> None:
     """Write the layer as a Superset import bundle (ZIP of YAML); the database comes from the configuration."""
-    from lakehouse.bi import bundle, semantic, server
+    from lakehouse.bi import server
 
-    output.write_bytes(bundle.write_bundle(semantic.load_layer(), server.connection(Warehouse(load_settings()))))
-    console.print(f"wrote {output}")
+    console.print(f"wrote {server.build_bundle(Warehouse(load_settings()), path=output)}")
 
 
 @command.command("up")
@@ -89,16 +88,15 @@ def check(screenshots: Path | None) -> None:
     from lakehouse.bi import browser, semantic, server
     from lakehouse.errors import UserError
 
-    warehouse = _warehouse()
-    if not (server.running_pid(warehouse) and server.healthy()):
+    if not server.serving(_warehouse()):
         raise UserError("Superset is not running: start it with `lakehouse superset up`")
     layer = semantic.load_layer()
-    secrets = server.ensure_secrets()
+    login = server.login()
     results = browser.check_dashboards(
-        server.base_url(),
-        server.admin_user(),
-        secrets["SUPERSET_ADMIN_PASSWORD"],
-        [(d.slug, d.title, len(d.charts)) for d in layer.dashboards],
+        login.url,
+        login.user,
+        login.password,
+        layer.dashboards,
         screenshots=screenshots,
     )
     problems = []
@@ -145,8 +143,8 @@ def status() -> None:
     """Say whether Superset is serving, and where."""
     from lakehouse.bi import server
 
-    pid = server.running_pid(_warehouse())
-    if pid and server.healthy():
+    pid = server.serving(_warehouse())
+    if pid:
         console.print(f"Superset is serving on {server.base_url()} (pid {pid})")
     else:
         console.print("Superset is not running: start it with `lakehouse superset up`")

@@ -100,7 +100,7 @@ def test_every_dashboard_renders_in_headless_chromium(superset, tmp_path):
         login.url,
         login.user,
         login.password,
-        [(d.slug, d.title, len(d.charts)) for d in layer.dashboards],
+        layer.dashboards,
         screenshots=tmp_path,
     )
     problems = [f"{r.title}: {p}" for r in results for p in r.problems]
@@ -126,12 +126,9 @@ def test_the_browser_check_fails_on_a_chart_that_errors(superset, tmp_path):
         "  - - {name: Broken revenue, kind: kpi, dataset: broken_orders, metric: broken_revenue}\n"
     )
     layer = semantic.load_layer(root)
-    bundle_path = tmp_path / "broken.zip"
-    from lakehouse.bi import bundle
-
-    bundle_path.write_bytes(bundle.write_bundle(layer, server.connection(warehouse)))
+    bundle_path = server.build_bundle(warehouse, layer, tmp_path / "broken.zip")
     server._admin(warehouse, "import", str(bundle_path), progress=lambda _: None)
-    result = browser.check_dashboards(login.url, login.user, login.password, [("broken", "Broken", 1)])[0]
+    result = browser.check_dashboards(login.url, login.user, login.password, layer.dashboards)[0]
     assert result.problems
     assert any("Broken revenue" in p or "chart data request failed" in p for p in result.problems)
 
