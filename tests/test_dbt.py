@@ -83,6 +83,32 @@ def test_published_models_are_visible_to_sql_as_gold_tables(shop):
     assert unmatched.to_pylist() == [{"n": 0}]
 
 
+@pytest.mark.parametrize(
+    ("fact", "at"), [("fct_orders", "order_ts"), ("fct_sessions", "session_start")], ids=["orders", "sessions"]
+)
+def test_facts_carry_the_customer_version_valid_when_they_happened(shop, fact, at):
+    from lakehouse.sql import SqlEngine
+
+    warehouse, _, _ = shop
+    engine = SqlEngine(warehouse)
+    versions = engine.query("select customer_key, customer_id, valid_from, valid_to from gold.dim_customers").table
+    facts = engine.query(f"select customer_id, customer_key, {at} from gold.{fact} where customer_id is not null")
+    by_customer: dict = {}
+    for version in versions.to_pylist():
+        by_customer.setdefault(version["customer_id"], []).append(version)
+    rows = facts.table.to_pylist()
+    assert rows, f"{fact} has no rows of known customers"
+    for row in rows:
+        # Worked out here from the dimension's intervals, half-open and open-ended on the current version.
+        valid = [
+            v["customer_key"]
+            for v in by_customer.get(row["customer_id"], [])
+            if v["valid_from"] <= row[at] and (v["valid_to"] is None or row[at] < v["valid_to"])
+        ]
+        assert row["customer_key"] == (valid[0] if valid else None), (fact, row)
+        assert len(valid) <= 1, (fact, row)
+
+
 def test_only_the_marts_are_published_to_gold(shop):
     warehouse, _, _ = shop
     published = {name.split(".", 1)[1] for name in warehouse.tables() if name.startswith("gold.")}
