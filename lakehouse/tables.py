@@ -278,6 +278,8 @@ class DeltaRsEngine:
         data = self._arrow(uri, df)
         if data.num_rows == 0:  # nothing to upsert, but the commit marker must still be recorded
             return self.write(spec, uri, data, mode="append", predicate=None, commit=commit)
+        if insert_only:
+            return self._insert_new(spec, uri, data, on=on, commit=commit)
         condition = " and ".join(f"t.{k} = s.{k}" for k in on)
         self._changed(uri)
         merger = DeltaTable(uri, storage_options=self.options).merge(
@@ -291,6 +293,29 @@ class DeltaRsEngine:
             merger = merger.when_matched_update_all(predicate=update_when)
         metrics = merger.when_not_matched_insert_all().execute()
         return WriteResult(spec.name, data.num_rows, self.version(uri), metrics=dict(metrics))
+
+    def _insert_new(
+        self, spec: TableSpec, uri: str, data: pa.Table, *, on: Sequence[str], commit: Commit | None
+    ) -> WriteResult:
+        """Append the rows whose keys the table does not hold yet: an insert-only merge as an anti-join and an append.
+
+        delta-rs's merge scans and plans a join over every file the keys might touch; here DataFusion reads only the
+        key columns of the partitions the data falls in (when a key is a partition column), Arrow does the anti-join,
+        and the append commits alone. About a second less per day of events.
+        """
+        pruning = [
+            sql_in(key, sorted({v for v in data.column(key).to_pylist() if v is not None}))
+            for key in on
+            if key in spec.partition_by
+        ]
+        where = f" where {' and '.join(pruning)}" if pruning else ""
+        columns = ", ".join(f'"{key}"' for key in on)
+        present = self.query(uri, f"select distinct {columns} from t{where}").cast(data.select(list(on)).schema)
+        new = data.join(present, keys=list(on), join_type="left anti") if present.num_rows else data
+        written = self.write(spec, uri, new.select(data.schema.names), mode="append", predicate=None, commit=commit)
+        return WriteResult(
+            spec.name, data.num_rows, written.version, metrics={"num_target_rows_inserted": new.num_rows}
+        )
 
     def history(self, uri: str, limit: int | None = None) -> list[dict[str, Any]]:
         table = self._table(uri)

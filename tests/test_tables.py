@@ -67,6 +67,16 @@ def test_insert_only_merge_skips_keys_already_present(tables, spark):
     assert result.inserted == 1
 
 
+def test_insert_only_merge_on_a_partition_key_reads_only_the_data_partitions(tables, spark):
+    tables.append(SPEC, _frame(spark, [(1, "d1", "a"), (2, "d2", "b")]))
+    offered = _frame(spark, [(1, "d1", "again"), (2, "d3", "same id, another day"), (3, "d1", "c"), (3, "d1", "c")])
+    result = tables.merge(SPEC, offered.dropDuplicates(), on=("id", "day"), insert_only=True, commit=Commit("t", 2))
+    assert _rows(tables) == [(1, "d1", "a"), (2, "d2", "b"), (2, "d3", "same id, another day"), (3, "d1", "c")]
+    assert (result.rows, result.inserted) == (3, 2)
+    again = tables.merge(SPEC, offered.dropDuplicates(), on=("id", "day"), insert_only=True, commit=Commit("t", 2))
+    assert again.skipped and tables.version("silver.things") == 1
+
+
 def test_arrow_rows_can_be_written_too(tables):
     data = pa.table({"id": pa.array([7], pa.int32()), "day": ["d9"], "value": ["x"]})
     tables.append(SPEC, data)
