@@ -33,6 +33,44 @@ def run_layers(settings: Settings, warehouse: Warehouse, layers: Sequence[str], 
     return results, ctx, spark_seconds
 
 
+def watch_landing(settings: Settings, warehouse: Warehouse, layers: Sequence[str], every: float) -> None:
+    """Keep one Spark session and run `layers` whenever new landing batches settle, until Ctrl-C."""
+    from lakehouse.pipeline import watch
+    from lakehouse.spark import get_spark
+    from lakehouse.tables import Tables
+
+    clock = time.perf_counter()
+    with console.status("Starting Spark …"):
+        spark = get_spark(settings, "lakehouse-watch")
+    console.print(
+        f"Spark ({settings.spark_master}) ready in {time.perf_counter() - clock:.1f}s · watching "
+        f"{warehouse.uri('landing')} every {every:g}s · Ctrl-C stops"
+    )
+    listener = ConsoleListener()
+    runs = 0
+
+    def report(cycle: watch.Cycle) -> None:
+        nonlocal runs
+        runs += 1
+        listener.close()
+        console.print(watch.describe(cycle), style="red" if cycle.error else "bold", markup=False)
+
+    try:
+        watch.watch(
+            Tables(warehouse, spark),
+            every=every,
+            layers=layers,
+            parallelism=settings.parallel_steps,
+            listener=listener,
+            on_cycle=report,
+        )
+    except KeyboardInterrupt:
+        listener.close()
+        console.print(f"Stopped watching after {runs} run{'s' if runs != 1 else ''}.")
+    finally:
+        spark.stop()
+
+
 def run_layer_job(layer: str) -> None:
     """Run one layer's steps over everything new and print a summary; exit 1 with one line on failure."""
     try:

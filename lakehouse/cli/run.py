@@ -22,14 +22,29 @@ LAYERS = ("bronze", "silver", "gold", "dbt")
     type=click.Choice(LAYERS),
     help="Run only these layers (repeatable). Default: all, in order.",
 )
-def command(layers: tuple[str, ...]) -> None:
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep Spark running and take each new landing batch through the layers as it lands (Ctrl-C stops).",
+)
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0.5),
+    default=10.0,
+    show_default=True,
+    help="With --watch: seconds between looks at the landing zone.",
+)
+def command(layers: tuple[str, ...], watch: bool, every: float) -> None:
     """Process everything new since the last run, through every layer, and print a summary."""
-    from lakehouse.jobs import run_layers
+    from lakehouse.jobs import run_layers, watch_landing
 
     settings = load_settings()
     warehouse = Warehouse(settings)
     if not warehouse.exists(warehouse.uri("landing")):
         raise UserError(f"no landing data in {warehouse.root}: run `lakehouse generate --days 30` first")
+    if watch:
+        watch_landing(settings, warehouse, layers or LAYERS, every)
+        return
     clock = time.perf_counter()
     results, ctx, spark_seconds = run_layers(settings, warehouse, layers or LAYERS)
     total = time.perf_counter() - clock
