@@ -12,18 +12,25 @@ from lakehouse.settings import Settings, load_settings
 from lakehouse.warehouse import Warehouse
 
 
-def run_layers(settings: Settings, warehouse: Warehouse, layers: Sequence[str], app_name: str = "lakehouse"):  # type: ignore[no-untyped-def]
-    """Start Spark (one session), run `layers` with live progress; return (results, context, Spark start seconds)."""
-    from lakehouse.pipeline import runner
-    from lakehouse.pipeline.context import RunContext
+def _start_spark(settings: Settings, app_name: str, what: str):  # type: ignore[no-untyped-def]
+    """Start the one Spark session with a spinner, say how long it took and what comes next; return it and seconds."""
     from lakehouse.spark import get_spark
-    from lakehouse.tables import Tables
 
     clock = time.perf_counter()
     with console.status("Starting Spark …"):
         spark = get_spark(settings, app_name)
-    spark_seconds = time.perf_counter() - clock
-    console.print(f"Spark ({settings.spark_master}) ready in {spark_seconds:.1f}s · warehouse {warehouse.root}")
+    seconds = time.perf_counter() - clock
+    console.print(f"Spark ({settings.spark_master}) ready in {seconds:.1f}s · {what}")
+    return spark, seconds
+
+
+def run_layers(settings: Settings, warehouse: Warehouse, layers: Sequence[str], app_name: str = "lakehouse"):  # type: ignore[no-untyped-def]
+    """Start Spark (one session), run `layers` with live progress; return (results, context, Spark start seconds)."""
+    from lakehouse.pipeline import runner
+    from lakehouse.pipeline.context import RunContext
+    from lakehouse.tables import Tables
+
+    spark, spark_seconds = _start_spark(settings, app_name, f"warehouse {warehouse.root}")
     ctx = RunContext(Tables(warehouse, spark))
     listener = ConsoleListener()
     try:
@@ -36,15 +43,10 @@ def run_layers(settings: Settings, warehouse: Warehouse, layers: Sequence[str], 
 def watch_landing(settings: Settings, warehouse: Warehouse, layers: Sequence[str], every: float) -> None:
     """Keep one Spark session and run `layers` whenever new landing batches settle, until Ctrl-C."""
     from lakehouse.pipeline import watch
-    from lakehouse.spark import get_spark
     from lakehouse.tables import Tables
 
-    clock = time.perf_counter()
-    with console.status("Starting Spark …"):
-        spark = get_spark(settings, "lakehouse-watch")
-    console.print(
-        f"Spark ({settings.spark_master}) ready in {time.perf_counter() - clock:.1f}s · watching "
-        f"{warehouse.uri('landing')} every {every:g}s · Ctrl-C stops"
+    spark, _ = _start_spark(
+        settings, "lakehouse-watch", f"watching {warehouse.uri('landing')} every {every:g}s · Ctrl-C stops"
     )
     listener = ConsoleListener()
     runs = 0

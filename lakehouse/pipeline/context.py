@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pyspark.sql import SparkSession
 
@@ -15,6 +15,11 @@ from lakehouse.warehouse import Warehouse
 def batch_id(day) -> int:  # type: ignore[no-untyped-def]
     """Return the batch id of a landing day: its date as the number YYYYMMDD."""
     return day.year * 10000 + day.month * 100 + day.day
+
+
+def batch_day(batch: int) -> date:
+    """Return the landing day of a batch id (the inverse of batch_id)."""
+    return date(batch // 10000, batch // 100 % 100, batch % 100)
 
 
 @dataclass

@@ -9,7 +9,6 @@ committed, so a step interrupted half-way finishes correctly when re-run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -22,7 +21,7 @@ from lakehouse.entities import ORDERS as ORDER_FEED
 from lakehouse.entities import PRODUCTS as PRODUCT_FEED
 from lakehouse.entities import Entity
 from lakehouse.pipeline import bronze
-from lakehouse.pipeline.context import RunContext, StepResult
+from lakehouse.pipeline.context import RunContext, StepResult, batch_day
 from lakehouse.tables import Commit, TableSpec
 from lakehouse.transforms import silver as tf
 
@@ -80,10 +79,6 @@ TABLES = (
 )
 
 
-def _day(batch: int) -> str:
-    return date(batch // 10000, batch // 100 % 100, batch % 100).isoformat()
-
-
 def _batch_range(lo: int, hi: int) -> str:
     return f"_batch_id > {lo} and _batch_id <= {hi}"
 
@@ -113,7 +108,8 @@ class _Step:
     def read_bronze(self) -> DataFrame:
         lo, hi = self.done, self.available
         self.result.batch_from, self.result.batch_to = lo + 1 if lo else None, hi
-        where = f"_batch_date > '{_day(lo)}' and _batch_date <= '{_day(hi)}'" if lo else f"_batch_date <= '{_day(hi)}'"
+        upto = f"_batch_date <= '{batch_day(hi)}'"
+        where = f"_batch_date > '{batch_day(lo)}' and {upto}" if lo else upto
         return self.ctx.tables.read(self.source, where=where)
 
     def check(self, df: DataFrame, rules: Sequence[tf.Rule]) -> DataFrame:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.pipeline import bronze, runner
-from lakehouse.pipeline.context import RunContext, StepResult, batch_id
+from lakehouse.pipeline.context import RunContext, StepResult, batch_day, batch_id
 from lakehouse.tables import Tables
 
 Pending = tuple[tuple[str, int], ...]
@@ -58,13 +58,11 @@ def watch(
     cycles: list[Cycle] = []
     seen: Pending | None = None  # what the previous poll found
     failed_on: Pending | None = None  # what the last failed run was given: retried only once the landing changes
-    first = True
     while max_runs is None or len(cycles) < max_runs:
         pending = pending_batches(tables)
-        first_poll, first = first, False
         # On start-up it runs once whatever it finds, as `lakehouse run` would (a step left behind by an earlier
         # failure included); after that only for new batches.
-        if first_poll or (pending and pending == seen and pending != failed_on):
+        if not cycles or (pending and pending == seen and pending != failed_on):
             ctx = RunContext(tables)
             cycle = Cycle(pending, ctx.run_id)
             clock = time.perf_counter()
@@ -91,14 +89,12 @@ def describe(cycle: Cycle) -> str:
     if not worked:
         return f"run {cycle.run_id}: nothing new"
     days = sorted({b for _, b in cycle.batches})
-    landed = f"landing {_day(days[0])}" + (f"..{_day(days[-1])}" if len(days) > 1 else "") if days else "no new landing"
+    landed = "no new landing"
+    if days:
+        landed = f"landing {batch_day(days[0])}" + (f"..{batch_day(days[-1])}" if len(days) > 1 else "")
     rows_in = sum(r.rows_in for r in worked if r.step.startswith("bronze."))
     quarantined = sum(r.rows_quarantined for r in worked)
     return (
         f"run {cycle.run_id}: {landed}, {rows_in:,} records in, {quarantined:,} quarantined, "
         f"{len(worked)} steps in {cycle.seconds:.1f}s"
     )
-
-
-def _day(batch: int) -> str:
-    return f"{batch // 10000:04d}-{batch // 100 % 100:02d}-{batch % 100:02d}"
