@@ -12,7 +12,10 @@ nothing, and the data and the marker land in one atomic commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -137,25 +140,45 @@ class DeltaRsEngine:
         # Loading a table's log costs ~10 ms; a run asks about the same tables many times. Writes go through this
         # engine, which drops its cached copy; the pipeline is the only writer while it runs, and each run starts
         # from fresh copies (refresh), since another process may have written in between.
+        # Steps run in threads: a copy loaded while a write was under way may predate its commit, so it is kept only
+        # if no write to that table began or ended while it loaded (`_writes` counts both).
         self._cache: dict[str, DeltaTable] = {}
+        self._writes: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     def refresh(self) -> None:
         """Forget every cached table state, so the next look reads each table's newest version."""
-        self._cache.clear()
+        with self._lock:
+            self._cache.clear()
 
     def _table(self, uri: str, version: int | None = None) -> DeltaTable | None:
-        if version is None and uri in self._cache:
-            return self._cache[uri]
+        with self._lock:
+            if version is None and uri in self._cache:
+                return self._cache[uri]
+            writes = self._writes[uri]
         try:
             table = DeltaTable(uri, version=version, storage_options=self.options)
         except TableNotFoundError:
             return None
         if version is None:
-            self._cache[uri] = table
+            with self._lock:
+                if self._writes[uri] == writes:
+                    self._cache[uri] = table
         return table
 
     def _changed(self, uri: str) -> None:
-        self._cache.pop(uri, None)
+        with self._lock:
+            self._writes[uri] += 1
+            self._cache.pop(uri, None)
+
+    @contextmanager
+    def _writing(self, uri: str) -> Iterator[None]:
+        """Drop the cached copy of `uri` before and after a write, so no reader keeps a copy from before its commit."""
+        self._changed(uri)
+        try:
+            yield
+        finally:
+            self._changed(uri)
 
     def exists(self, uri: str) -> bool:
         return uri in self._cache or DeltaTable.is_deltatable(uri, storage_options=self.options)
@@ -245,19 +268,19 @@ class DeltaRsEngine:
         else:
             data = self._arrow(uri, df)
         creating = not self.exists(uri)
-        self._changed(uri)
-        write_deltalake(
-            uri,
-            data,
-            mode=mode,  # type: ignore[arg-type]
-            predicate=predicate if not creating else None,
-            partition_by=list(spec.partition_by) or None,
-            description=spec.description if creating or replace_schema else None,
-            schema_mode="overwrite" if replace_schema else None,
-            configuration=TABLE_CONFIGURATION if creating else None,
-            storage_options=self.options,
-            commit_properties=self._commit_properties(commit),
-        )
+        with self._writing(uri):
+            write_deltalake(
+                uri,
+                data,
+                mode=mode,  # type: ignore[arg-type]
+                predicate=predicate if not creating else None,
+                partition_by=list(spec.partition_by) or None,
+                description=spec.description if creating or replace_schema else None,
+                schema_mode="overwrite" if replace_schema else None,
+                configuration=TABLE_CONFIGURATION if creating else None,
+                storage_options=self.options,
+                commit_properties=self._commit_properties(commit),
+            )
         return WriteResult(spec.name, data.num_rows, self.version(uri))
 
     def merge(
@@ -281,17 +304,17 @@ class DeltaRsEngine:
         if insert_only:
             return self._insert_new(spec, uri, data, on=on, commit=commit)
         condition = " and ".join(f"t.{k} = s.{k}" for k in on)
-        self._changed(uri)
-        merger = DeltaTable(uri, storage_options=self.options).merge(
-            data,
-            predicate=condition,
-            source_alias="s",
-            target_alias="t",
-            commit_properties=self._commit_properties(commit),
-        )
-        if not insert_only:
-            merger = merger.when_matched_update_all(predicate=update_when)
-        metrics = merger.when_not_matched_insert_all().execute()
+        with self._writing(uri):
+            merger = DeltaTable(uri, storage_options=self.options).merge(
+                data,
+                predicate=condition,
+                source_alias="s",
+                target_alias="t",
+                commit_properties=self._commit_properties(commit),
+            )
+            if not insert_only:
+                merger = merger.when_matched_update_all(predicate=update_when)
+            metrics = merger.when_not_matched_insert_all().execute()
         return WriteResult(spec.name, data.num_rows, self.version(uri), metrics=dict(metrics))
 
     def _insert_new(
@@ -323,15 +346,17 @@ class DeltaRsEngine:
 
     def optimize(self, uri: str) -> dict[str, Any]:
         table = self._table(uri)
-        self._changed(uri)
-        return dict(table.optimize.compact()) if table else {}
+        if table is None:
+            return {}
+        with self._writing(uri):
+            return dict(table.optimize.compact())
 
     def vacuum(self, uri: str, retention_hours: int) -> list[str]:
         table = self._table(uri)
-        self._changed(uri)
         if table is None:
             return []
-        return table.vacuum(retention_hours=retention_hours, enforce_retention_duration=False, dry_run=False)
+        with self._writing(uri):
+            return table.vacuum(retention_hours=retention_hours, enforce_retention_duration=False, dry_run=False)
 
 
 def _engine(spark: SparkSession | None, warehouse: Warehouse) -> DeltaEngine:

@@ -83,6 +83,29 @@ def test_arrow_rows_can_be_written_too(tables):
     assert _rows(tables) == [(7, "d9", "x")]
 
 
+def test_a_table_state_loaded_while_another_step_commits_is_not_kept(tables, monkeypatch):
+    """Steps run in threads: a look at a table that began before another step's commit must not be cached."""
+    import lakehouse.tables as module
+
+    def rows(id_: int) -> pa.Table:
+        return pa.table({"id": pa.array([id_], pa.int32()), "day": ["d1"], "value": ["x"]})
+
+    tables.append(SPEC, rows(1))
+    tables.refresh()
+    real = module.DeltaTable
+
+    class OtherStepCommitsWhileThisLoads(real):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)  # this state predates the other step's commit
+            monkeypatch.setattr(module, "DeltaTable", real)
+            tables.append(SPEC, rows(2))
+
+    monkeypatch.setattr(module, "DeltaTable", OtherStepCommitsWhileThisLoads)
+    assert tables.version("silver.things") == 0  # the look that raced the commit answers from what it loaded...
+    assert tables.version("silver.things") == 1  # ...and the next look sees the commit
+    assert _rows(tables) == [(1, "d1", "x"), (2, "d1", "x")]
+
+
 def test_read_as_of_a_version_and_history(tables, spark):
     tables.append(SPEC, _frame(spark, [(1, "d1", "a")]))
     tables.append(SPEC, _frame(spark, [(2, "d1", "b")]))
