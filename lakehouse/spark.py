@@ -43,6 +43,10 @@ def _mtime(path: str) -> int:
 # recording is taken as finished once its file has not changed for this long.
 RECORDING_SETTLED_SECONDS = 60
 
+# Archives (and recordings) of another JVM, Spark version or set of JVM options go once unused for this long; an
+# archive in use is touched by every run that adopts it.
+UNUSED_ARCHIVE_SECONDS = 7 * 24 * 3600
+
 
 def class_archive_options() -> str:
     """Return JVM options that use (or, the first time, record) a class-data archive of Spark's classes.
@@ -66,6 +70,11 @@ def class_archive_options() -> str:
                 recorded.unlink()  # a second recording made side by side with the first
             elif settled and recorded.stat().st_size > 0:
                 os.replace(recorded, final)
+        for other in directory.glob("spark-*"):
+            if not other.name.startswith(f"{final.stem}.") and now - other.stat().st_mtime > UNUSED_ARCHIVE_SECONDS:
+                other.unlink()
+        if final.exists():
+            os.utime(final)
     except OSError:
         return ""
     quiet = "-Xlog:cds=off -Xlog:cds+dynamic=off"

@@ -41,3 +41,18 @@ def test_the_archive_can_be_switched_off(tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_CLASS_ARCHIVE", "off")
     assert lakehouse_spark.class_archive_options() == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_archives_of_other_keys_go_once_unused_for_a_week(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_CACHE", str(tmp_path))
+    monkeypatch.delenv("LAKEHOUSE_CLASS_ARCHIVE", raising=False)
+    ours = tmp_path / f"{lakehouse_spark._archive_key()}.jsa"
+    ours.write_bytes(b"archive")
+    _age(ours, 30 * 24 * 3600)
+    stale, recent = tmp_path / "spark-0.0.0-0123456789.jsa", tmp_path / "spark-0.0.0-abcdefabcd.77.recording"
+    for path, days in ((stale, 8), (recent, 6)):
+        path.write_bytes(b"other")
+        _age(path, days * 24 * 3600)
+    assert "-XX:SharedArchiveFile=" in lakehouse_spark.class_archive_options()
+    assert not stale.exists() and recent.exists()
+    assert time.time() - ours.stat().st_mtime < 60  # adopted, so touched: it stays while runs use it
