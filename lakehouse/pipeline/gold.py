@@ -35,6 +35,11 @@ DAILY_PRODUCT_METRICS = TableSpec(
 )
 TABLES = (SESSIONS, DAILY_PRODUCT_METRICS)
 
+# The traffic columns of gold.daily_product_metrics as Spark reads them back (delta-rs answers with string views).
+TRAFFIC_SCHEMA = pa.schema(
+    [("metric_date", pa.date32()), ("product_id", pa.string())] + [(c, pa.int32()) for c in tf.TRAFFIC_COLUMNS]
+)
+
 
 def _changed_days(ctx: RunContext, table: str, day_column: str, lo: int, hi: int) -> list[date]:
     """Return the days with rows that batches (lo, hi] added or changed (a delta-rs query, no Spark job)."""
@@ -97,14 +102,23 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
         result.status = "skipped"
         return result
     result.batch_from, result.batch_to = done + 1 if done else None, available
-    days = sorted(
-        set(_changed_days(ctx, silver.EVENTS.name, "event_date", done, available))
-        | set(_changed_days(ctx, silver.ORDERS.name, "order_date", done, available))
-    )
-    events = ctx.tables.read(silver.EVENTS.name, where=sql_in("event_date", days))
+    event_days = _changed_days(ctx, silver.EVENTS.name, "event_date", done, available)
+    order_days = _changed_days(ctx, silver.ORDERS.name, "order_date", done, available)
+    days = sorted(set(event_days) | set(order_days))
+    # Status changes reopen old order days; their events are unchanged, so their traffic is taken as it stands.
+    sales_only = sorted(set(order_days) - set(event_days))
+    known_traffic = None
+    if sales_only and ctx.tables.exists(DAILY_PRODUCT_METRICS.name):
+        columns = ", ".join(("metric_date", "product_id", *tf.TRAFFIC_COLUMNS))
+        sql = f"select {columns} from t where {sql_in('metric_date', sales_only)}"
+        rows = ctx.tables.query(DAILY_PRODUCT_METRICS.name, sql)
+        known_traffic = ctx.spark.createDataFrame(rows.cast(TRAFFIC_SCHEMA))
+    else:
+        event_days = days
+    events = ctx.tables.read(silver.EVENTS.name, where=sql_in("event_date", event_days))
     items = ctx.tables.read(silver.ORDER_ITEMS.name).where(F.col("order_date").isin(days))
     orders = ctx.tables.read(silver.ORDERS.name).where(F.col("order_date").isin(days))
-    built = events.transform(tf.daily_product_metrics(items, orders))
+    built = events.transform(tf.daily_product_metrics(items, orders, known_traffic))
     written = ctx.tables.overwrite(
         DAILY_PRODUCT_METRICS,
         built,
@@ -112,7 +126,7 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
         commit=Commit(result.step, available),
     )
     result.rows_out = written.rows
-    result.notes.append(f"{len(days)} days rebuilt")
+    result.notes.append(f"{len(days)} days rebuilt, {len(sales_only)} of them from their orders alone")
     return result
 
 

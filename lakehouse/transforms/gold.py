@@ -87,11 +87,18 @@ def sessionize(gap_minutes: int = 30) -> Transform:
     return build
 
 
-def daily_product_metrics(order_items: DataFrame, orders: DataFrame) -> Transform:
+TRAFFIC_COLUMNS = ("product_views", "unique_viewers", "add_to_carts", "remove_from_carts")
+
+
+def daily_product_metrics(
+    order_items: DataFrame, orders: DataFrame, known_traffic: DataFrame | None = None
+) -> Transform:
     """Return a transform from events to one row per product and day: views, carts, orders, units, revenue.
 
     Sales count on the day the order was placed; cancelled orders add no revenue and are counted apart, returned
-    units are counted on the order's day too, so a day's figures settle as its orders progress.
+    units are counted on the order's day too, so a day's figures settle as its orders progress. `known_traffic`
+    (metric_date, product_id and the traffic counts) stands in for the events of days whose events have not
+    changed, when only their orders have.
     """
 
     def build(events: DataFrame) -> DataFrame:
@@ -105,6 +112,8 @@ def daily_product_metrics(order_items: DataFrame, orders: DataFrame) -> Transfor
                 _count_if(_is("remove_from_cart")).alias("remove_from_carts"),
             )
         )
+        if known_traffic is not None:
+            traffic = traffic.unionByName(known_traffic.select("metric_date", "product_id", *TRAFFIC_COLUMNS))
         cancelled = F.col("status") == "cancelled"
         returned = F.col("status") == "returned"
         lines = order_items.join(orders.select("order_id", "status"), on="order_id", how="inner")
@@ -121,10 +130,7 @@ def daily_product_metrics(order_items: DataFrame, orders: DataFrame) -> Transfor
         return joined.select(
             "metric_date",
             "product_id",
-            *(
-                F.coalesce(F.col(c), zero).cast("int").alias(c)
-                for c in ("product_views", "unique_viewers", "add_to_carts", "remove_from_carts", "orders")
-            ),
+            *(F.coalesce(F.col(c), zero).cast("int").alias(c) for c in (*TRAFFIC_COLUMNS, "orders")),
             *(
                 F.coalesce(F.col(c), zero).cast("int").alias(c)
                 for c in ("units_sold", "units_cancelled", "units_returned")

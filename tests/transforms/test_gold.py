@@ -87,3 +87,26 @@ def test_daily_product_metrics_join_traffic_and_sales(spark):
         Decimal("10.00"),
     )
     assert (p2.product_views, p2.orders, p2.revenue) == (0, 1, Decimal("7.00"))
+
+
+def test_daily_product_metrics_take_known_traffic_for_days_without_new_events(spark):
+    items = spark.createDataFrame(
+        [("O1", "P1", 2, Decimal("20.00"), date(2026, 1, 1))],
+        "order_id string, product_id string, quantity int, net_amount decimal(12,2), order_date date",
+    )
+    orders = spark.createDataFrame([("O1", "cancelled")], "order_id string, status string")
+    known = spark.createDataFrame(
+        [(date(2026, 1, 1), "P1", 7, 4, 2, 1)],
+        "metric_date date, product_id string, product_views int, unique_viewers int, add_to_carts int,"
+        " remove_from_carts int",
+    )
+    events = spark.createDataFrame([], EVENT_SCHEMA)  # that day's events are not read again
+    [row] = events.transform(tf.daily_product_metrics(items, orders, known)).collect()
+    assert (row.metric_date, row.product_views, row.unique_viewers, row.add_to_carts, row.remove_from_carts) == (
+        date(2026, 1, 1),
+        7,
+        4,
+        2,
+        1,
+    )
+    assert (row.orders, row.units_sold, row.units_cancelled, row.revenue) == (0, 0, 2, Decimal("0.00"))
