@@ -184,11 +184,17 @@ class DeltaRsEngine:
         return uri in self._cache or DeltaTable.is_deltatable(uri, storage_options=self.options)
 
     def query(self, uri: str, sql: str) -> pa.Table:
-        """Answer `sql` (DataFusion SQL; the table is `t`) with delta-rs, pruning files by partition and stats."""
+        """Answer `sql` (DataFusion SQL; the table is `t`) with delta-rs, pruning files by partition and stats.
+
+        DataFusion answers text as Arrow string views, which Spark and Arrow joins do not take; they come back as
+        plain strings (and binary views as binary).
+        """
         table = self._table(uri)
         if table is None:
             raise PipelineError(f"no Delta table at {uri}")
-        return pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
+        rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
+        plain = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
+        return rows.cast(pa.schema([f.with_type(plain.get(f.type, f.type)) for f in rows.schema]))
 
     def version(self, uri: str) -> int | None:
         table = self._table(uri)
@@ -312,9 +318,7 @@ class DeltaRsEngine:
                 target_alias="t",
                 commit_properties=self._commit_properties(commit),
             )
-            if not insert_only:
-                merger = merger.when_matched_update_all(predicate=update_when)
-            metrics = merger.when_not_matched_insert_all().execute()
+            metrics = merger.when_matched_update_all(predicate=update_when).when_not_matched_insert_all().execute()
         return WriteResult(spec.name, data.num_rows, self.version(uri), metrics=dict(metrics))
 
     def _insert_new(

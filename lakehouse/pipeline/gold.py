@@ -35,11 +35,6 @@ DAILY_PRODUCT_METRICS = TableSpec(
 )
 TABLES = (SESSIONS, DAILY_PRODUCT_METRICS)
 
-# The traffic columns of gold.daily_product_metrics as Spark reads them back (delta-rs answers with string views).
-TRAFFIC_SCHEMA = pa.schema(
-    [("metric_date", pa.date32()), ("product_id", pa.string())] + [(c, pa.int32()) for c in tf.TRAFFIC_COLUMNS]
-)
-
 
 def _changed_days(ctx: RunContext, table: str, day_column: str, lo: int, hi: int) -> list[date]:
     """Return the days with rows that batches (lo, hi] added or changed (a delta-rs query, no Spark job)."""
@@ -70,10 +65,10 @@ def sessions(ctx: RunContext) -> StepResult:
     events = ctx.tables.read(silver.EVENTS.name, where=sql_in("event_date", context_days))
     visitors = None
     if ctx.tables.exists(SESSIONS.name):
-        visitors = pa.table({"anonymous_id": pc.unique(new.column("anonymous_id")).cast(pa.string())})
+        visitors = pa.table({"anonymous_id": pc.unique(new.column("anonymous_id"))})
         events = events.join(F.broadcast(ctx.spark.createDataFrame(visitors)), on="anonymous_id", how="left_semi")
     built = events.transform(tf.sessionize(SESSION_GAP_MINUTES)).where(F.col("session_date").isin(days)).toArrow()
-    if visitors is not None:  # keep the other visitors' sessions of those days, typed as Spark typed the new ones
+    if visitors is not None:  # keep the other visitors' sessions of those days, in the schema of the new ones
         schema = pa.schema([f.with_nullable(True) for f in built.schema])
         before = ctx.tables.query(SESSIONS.name, f"select * from t where {sql_in('session_date', days)}")
         kept = before.select(schema.names).cast(schema).join(visitors, keys="anonymous_id", join_type="left anti")
@@ -107,15 +102,13 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
     days = sorted(set(event_days) | set(order_days))
     # Status changes reopen old order days; their events are unchanged, so their traffic is taken as it stands.
     sales_only = sorted(set(order_days) - set(event_days))
-    known_traffic = None
+    known_traffic, traffic_days = None, days
     if sales_only and ctx.tables.exists(DAILY_PRODUCT_METRICS.name):
         columns = ", ".join(("metric_date", "product_id", *tf.TRAFFIC_COLUMNS))
         sql = f"select {columns} from t where {sql_in('metric_date', sales_only)}"
-        rows = ctx.tables.query(DAILY_PRODUCT_METRICS.name, sql)
-        known_traffic = ctx.spark.createDataFrame(rows.cast(TRAFFIC_SCHEMA))
-    else:
-        event_days = days
-    events = ctx.tables.read(silver.EVENTS.name, where=sql_in("event_date", event_days))
+        known_traffic = ctx.spark.createDataFrame(ctx.tables.query(DAILY_PRODUCT_METRICS.name, sql))
+        traffic_days = event_days
+    events = ctx.tables.read(silver.EVENTS.name, where=sql_in("event_date", traffic_days))
     items = ctx.tables.read(silver.ORDER_ITEMS.name).where(F.col("order_date").isin(days))
     orders = ctx.tables.read(silver.ORDERS.name).where(F.col("order_date").isin(days))
     built = events.transform(tf.daily_product_metrics(items, orders, known_traffic))
