@@ -88,6 +88,9 @@ def class_archive_options() -> str:
 # Compiled-class cache entries: a full run generates ~300 classes and each further day a few dozen new ones.
 CODEGEN_CACHE_ENTRIES = 2000
 
+# Memory page of Spark's hash tables and sorters (see get_spark).
+BUFFER_PAGE_SIZE = "2m"
+
 # HotSpot options for a driver that runs many short queries on few cores (measured on 2 cores, one more day in a
 # warm session: ~25 % less wall time with both). The JIT otherwise spends more CPU compiling Spark's planner and each
 # query's generated code than the tasks spend running; four times its default thresholds compiles only what stays
@@ -123,6 +126,10 @@ def get_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession:
         # Spark compiles Java for every query; a day's queries are the same shapes each time, so a warm session
         # (`run --watch`) reuses the compiled classes when the cache holds them all (Spark's default keeps 100).
         .config("spark.sql.codegen.cache.maxEntries", str(CODEGEN_CACHE_ENTRIES))
+        # A broadcast join's hash table takes whole memory pages and stays on the heap until the driver's copy is
+        # garbage-collected; with the default page (32 MB on a 4 GB driver) a day's small joins held ~550 MB, which
+        # the collector kept copying. 2 MB pages hold the same tables in ~70 MB (one more day: ~9 % quicker).
+        .config("spark.buffer.pageSize", BUFFER_PAGE_SIZE)
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG} {jvm_options()}")
     )
     # Under spark-submit the JVM is already running (its gateway port is in the environment) and the master and
