@@ -34,6 +34,8 @@ class PlannedStep:
     name: str
     run: Step
     needs: tuple[str, ...] = ()
+    # A step that reads `ops.run_audit` (dbt's freshness check) starts only once the steps before it are recorded.
+    reads_audit: bool = False
 
 
 def _silver_needs(name: str) -> tuple[str, ...]:
@@ -66,7 +68,7 @@ def steps_of(layer: str) -> list[PlannedStep]:
         return [PlannedStep(f"gold.{fn.__name__}", fn, GOLD_NEEDS[f"gold.{fn.__name__}"]) for fn in gold.STEPS]
     if layer == "dbt":
         spark_steps = [s.name for other in ("silver", "gold") for s in steps_of(other)]
-        return [PlannedStep(f"dbt.{fn.__name__}", fn, tuple(spark_steps)) for fn in models.STEPS]
+        return [PlannedStep(f"dbt.{fn.__name__}", fn, tuple(spark_steps), reads_audit=True) for fn in models.STEPS]
     raise UserError(f"unknown layer {layer!r}: choose from {', '.join(LAYERS)}")
 
 
@@ -118,15 +120,24 @@ def run(
 
     pending = list(plan)
     running: dict[Future[StepResult], PlannedStep] = {}
+    unrecorded: list[StepResult] = []
+
+    def record() -> None:
+        audit.record(ctx, unrecorded)
+        unrecorded.clear()
+
+    def start_ready(pool: ThreadPoolExecutor) -> None:
+        for step in [s for s in pending if needs[s.name] <= results.keys()]:
+            if step.reads_audit and unrecorded:
+                record()
+            pending.remove(step)
+            running[pool.submit(work, step)] = step
+
     try:
         with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="step") as pool:
             while pending or running:
                 if not failed:
-                    for step in [s for s in pending if needs[s.name] <= results.keys()]:
-                        pending.remove(step)
-                        running[pool.submit(work, step)] = step
-                elif not running:
-                    break
+                    start_ready(pool)
                 if not running:  # nothing can start: a need was not met (a failure stopped the run)
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -134,11 +145,16 @@ def run(
                     step = running.pop(future)
                     result = future.result()  # a UserError from a step is raised here, unchanged
                     results[step.name] = result
-                    # Recorded as soon as it ends, so later steps (dbt's freshness check) see it.
-                    audit.record(ctx, [result])
+                    unrecorded.append(result)
                     if result.status == "failed":
                         failed.append(result)
+                # The steps this unblocks start first; the audit rows are written while they run, in one commit.
+                if not failed:
+                    start_ready(pool)
+                record()
     finally:
+        if unrecorded:  # a step raised a UserError: the steps that finished are still recorded
+            record()
         ordered = [results[s.name] for s in plan if s.name in results]
         if any(r.status != "skipped" for r in ordered):
             clear_chart_cache(ctx.warehouse)  # dashboards answer from the new data from now on
