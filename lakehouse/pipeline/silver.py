@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import pyarrow.compute as pc
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
@@ -115,10 +116,14 @@ class _Step:
     def check(self, df: DataFrame, rules: Sequence[tf.Rule]) -> DataFrame:
         """Apply `rules`, quarantine the rows that break one, and return the rest (persisted, still untyped)."""
         checked = df.transform(tf.apply_rules(rules)).persist(StorageLevel.MEMORY_AND_DISK)
-        quarantine = checked.transform(tf.quarantine_rows(self.feed.name, self.feed.fields, rules, self.ctx.started_at))
-        # Writing the quarantine fills the cache; counting the cached rows afterwards is cheap.
-        self.result.rows_quarantined = self.ctx.tables.append(QUARANTINE, quarantine, commit=self.commit).rows
-        self.result.rows_in = checked.count()
+        # One pass fills the cache, counts the batch and brings back its quarantine (the rows with a rule set).
+        shaped = checked.transform(tf.quarantine_rows(self.feed.name, self.feed.fields, rules, self.ctx.started_at))
+        every = shaped.toArrow()
+        quarantine = every.filter(pc.is_valid(every.column("rule")))
+        self.result.rows_quarantined = self.ctx.tables.append(
+            QUARANTINE, quarantine, commit=self.commit, skip_empty=True
+        ).rows
+        self.result.rows_in = every.num_rows
         self._persisted = checked
         return tf.valid_rows(checked)
 

@@ -110,18 +110,23 @@ def reasons(rules: Sequence[Rule]) -> dict[str, str]:
 
 
 def quarantine_rows(entity: str, fields: Sequence[str], rules: Sequence[Rule], at: object) -> Transform:
-    """Return a transform keeping rows that broke a rule, shaped for `silver.quarantine`."""
+    """Return a transform shaping rows for `silver.quarantine`: entity, rule, reason, the record as JSON, lineage.
+
+    Every row comes back; the columns are set only on rows that broke a rule (`rule` is null on the others), so one
+    pass over a batch gives both its quarantine and its row count.
+    """
     reason_of = F.create_map(*(x for name, text in reasons(rules).items() for x in (F.lit(name), F.lit(text))))
 
     def select(df: DataFrame) -> DataFrame:
+        broken = F.col(RULE).isNotNull()
         record = F.to_json(F.struct(*fields, "_extra_fields"))
-        return df.where(F.col(RULE).isNotNull()).select(
-            F.lit(entity).alias("entity"),
+        return df.select(
+            F.when(broken, F.lit(entity)).alias("entity"),
             F.col(RULE).alias("rule"),
             reason_of[F.col(RULE)].alias("reason"),
-            record.alias("record"),
-            *LINEAGE,
-            F.lit(at).cast("timestamp").alias("quarantined_at"),
+            F.when(broken, record).alias("record"),
+            *(F.when(broken, F.col(c)).alias(c) for c in LINEAGE),
+            F.when(broken, F.lit(at).cast("timestamp")).alias("quarantined_at"),
         )
 
     return select

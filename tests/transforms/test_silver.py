@@ -48,19 +48,21 @@ def test_first_broken_rule_is_reported_in_rule_order(spark):
 
 def test_quarantine_rows_carry_rule_reason_record_and_lineage(spark):
     rows = spark.createDataFrame(
-        [("c1", "not-an-email", None, F1, 7, 20260102)],
-        f"customer_id string, email string, _extra_fields map<string,string>, {LINEAGE}",
-    ).withColumn(tf.RULE, F.lit("format:email"))
+        [("c1", "not-an-email", None, F1, 7, 20260102, "format:email"), ("c2", "a@b.c", None, F1, 8, 20260102, None)],
+        f"customer_id string, email string, _extra_fields map<string,string>, {LINEAGE}, {tf.RULE} string",
+    )
     rules = [tf.check("format:email", F.lit(True), "email has no @")]
     out = rows.transform(tf.quarantine_rows("customers", ["customer_id", "email"], rules, datetime(2026, 1, 3)))
-    row = out.first()
-    assert (row["entity"], row["rule"], row["reason"], row["_source_line"]) == (
+    broken, valid = out.orderBy(F.col("rule").asc_nulls_last()).collect()
+    assert (broken["entity"], broken["rule"], broken["reason"], broken["_source_line"]) == (
         "customers",
         "format:email",
         "email has no @",
         7,
     )
-    assert row["record"] == '{"customer_id":"c1","email":"not-an-email"}'
+    assert broken["record"] == '{"customer_id":"c1","email":"not-an-email"}'
+    # A row that broke no rule comes back empty, so the caller counts it and keeps it out of the quarantine.
+    assert valid.asDict() == dict.fromkeys(out.columns)
 
 
 def test_first_per_key_keeps_the_earliest_arrival(spark):
