@@ -83,6 +83,17 @@ def test_arrow_rows_can_be_written_too(tables):
     assert _rows(tables) == [(7, "d9", "x")]
 
 
+def test_an_empty_side_table_append_commits_nothing_once_the_table_exists(tables):
+    empty = pa.table(
+        {"id": pa.array([], pa.int32()), "day": pa.array([], pa.string()), "value": pa.array([], pa.string())}
+    )
+    created = tables.append(SPEC, empty, commit=Commit("test", 1), skip_empty=True)
+    assert created.version == 0 and not created.skipped  # a table that does not exist yet is still created
+    again = tables.append(SPEC, empty, commit=Commit("test", 2), skip_empty=True)
+    assert again.skipped and tables.version(SPEC.name) == 0
+    assert tables.watermark(SPEC.name, "test") == 1
+
+
 def test_a_table_state_loaded_while_another_step_commits_is_not_kept(tables, monkeypatch):
     """Steps run in threads: a look at a table that began before another step's commit must not be cached."""
     import lakehouse.tables as module

@@ -115,7 +115,7 @@ def ingest(ctx: RunContext, entity: Entity) -> StepResult:
     # One Spark pass; the good and the unusable lines part on the driver, where delta-rs writes them anyway.
     good, bad = split(parsed.toArrow(), "reason", columns, tf.QUARANTINE_COLUMNS)
     commit = Commit(step, result.batch_to)
-    quarantined = ctx.tables.append(QUARANTINE, bad, commit=commit)
+    quarantined = ctx.tables.append(QUARANTINE, bad, commit=commit, skip_empty=True)
     written = ctx.tables.append(spec, good, commit=commit)
     result.rows_out = written.rows
     result.rows_quarantined = quarantined.rows
