@@ -151,13 +151,10 @@ def _pidfile(warehouse: Warehouse) -> Path:
 
 
 def running_pid(warehouse: Warehouse) -> int | None:
-    pidfile = _pidfile(warehouse)
-    if not pidfile.exists():
-        return None
-    try:
-        pid = int(pidfile.read_text().strip())
+    try:  # gunicorn removes its pid file as it exits, possibly between a look and a read
+        pid = int(_pidfile(warehouse).read_text().strip())
         os.kill(pid, 0)
-    except (ValueError, ProcessLookupError, PermissionError):
+    except (ValueError, OSError):  # no file, no such process, or not ours
         return None
     return pid
 

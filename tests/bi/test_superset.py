@@ -153,3 +153,20 @@ def test_a_pipeline_run_while_superset_serves_shows_up_in_the_charts(superset, s
     assert all(r.status != "failed" for r in results)
     assert server.healthy()
     assert value() == before + 1
+
+
+def test_a_pid_file_that_goes_while_it_is_read_means_superset_is_not_running(tmp_path, monkeypatch):
+    from dataclasses import replace
+    from pathlib import Path
+
+    from lakehouse.settings import load_settings
+    from lakehouse.warehouse import Warehouse
+
+    warehouse = Warehouse(replace(load_settings(), warehouse=str(tmp_path)))
+    pidfile = paths.superset_home(warehouse) / "gunicorn.pid"
+    pidfile.parent.mkdir(parents=True)
+    pidfile.write_text(str(os.getpid()))
+    assert server.running_pid(warehouse) == os.getpid()
+    # gunicorn removes the file as it exits: here it is there when looked for and gone when read.
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: (_ for _ in ()).throw(FileNotFoundError(self)))
+    assert server.running_pid(warehouse) is None
