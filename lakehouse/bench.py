@@ -204,8 +204,13 @@ def run_bench(
 
     os.environ.setdefault("SUPERSET_PORT", "8097")
     console.print("dashboards: Superset on the bench warehouse …")
-    shown = dashboard_bench.measure(warehouse, progress=console.print)
-    figures += [Figure(*row) for row in dashboard_bench.summary(shown)]
+    failure: Exception | None = None
+    try:
+        shown = dashboard_bench.measure(warehouse, progress=console.print)
+        figures += [Figure(*row) for row in dashboard_bench.summary(shown)]
+    except Exception as exc:  # the pipeline's figures are still worth printing; the failure is raised after them
+        failure = exc
+        figures.append(Figure("dashboards", "failed", f"{type(exc).__name__}: {exc}"))
 
     table = Table(title="lakehouse bench", title_justify="left")
     table.add_column("measure")
@@ -217,3 +222,5 @@ def run_bench(
     console.print(f"machine: {_machine()}; command: lakehouse bench --days {days}")
     if not keep and not workdir:
         shutil.rmtree(root, ignore_errors=True)
+    if failure is not None:
+        raise failure
