@@ -12,3 +12,8 @@ def split(table: pa.Table, flag: str, keep: Sequence[str], flagged: Sequence[str
     """Return (rows where `flag` is null, with columns `keep`; rows where it is set, with columns `flagged`)."""
     is_set = pc.is_valid(table.column(flag))
     return table.filter(pc.invert(is_set)).select(list(keep)), table.filter(is_set).select(list(flagged))
+
+
+def flagged(table: pa.Table, flag: str) -> pa.Table:
+    """Return the rows of `table` where `flag` is set (not null)."""
+    return table.filter(pc.is_valid(table.column(flag)))

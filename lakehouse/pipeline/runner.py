@@ -135,11 +135,8 @@ def run(
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="step") as pool:
-            while pending or running:
-                if not failed:
-                    start_ready(pool)
-                if not running:  # nothing can start: a need was not met (a failure stopped the run)
-                    break
+            start_ready(pool)
+            while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     step = running.pop(future)

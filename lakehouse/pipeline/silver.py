@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import pyarrow.compute as pc
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
+from lakehouse.arrow import flagged
 from lakehouse.entities import CUSTOMERS as CUSTOMER_FEED
 from lakehouse.entities import EVENTS as EVENT_FEED
 from lakehouse.entities import INVENTORY as INVENTORY_FEED
@@ -119,7 +119,7 @@ class _Step:
         # One pass fills the cache, counts the batch and brings back its quarantine (the rows with a rule set).
         shaped = checked.transform(tf.quarantine_rows(self.feed.name, self.feed.fields, rules, self.ctx.started_at))
         every = shaped.toArrow()
-        quarantine = every.filter(pc.is_valid(every.column("rule")))
+        quarantine = flagged(every, "rule")
         self.result.rows_quarantined = self.ctx.tables.append(
             QUARANTINE, quarantine, commit=self.commit, skip_empty=True
         ).rows
