@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.settings import Settings
-from lakehouse.tables import Commit, Tables, TableSpec, sql_in
+from lakehouse.tables import CHECKPOINT_INTERVAL, Commit, Tables, TableSpec, sql_in
 from lakehouse.warehouse import Warehouse
 
 SPEC = TableSpec("silver.things", "Things for tests.", keys=("id",), partition_by=("day",))
@@ -92,6 +94,31 @@ def test_an_empty_side_table_append_commits_nothing_once_the_table_exists(tables
     again = tables.append(SPEC, empty, commit=Commit("test", 2), skip_empty=True)
     assert again.skipped and tables.version(SPEC.name) == 0
     assert tables.watermark(SPEC.name, "test") == 1
+
+
+def test_a_table_gets_a_log_checkpoint_every_few_commits(tables):
+    """Each look at a table replays the commits since its last checkpoint; frequent checkpoints keep that short."""
+    from deltalake import DeltaTable
+
+    for i in range(CHECKPOINT_INTERVAL + 1):
+        data = pa.table({"id": pa.array([i], pa.int32()), "day": ["d1"], "value": [str(i)]})
+        tables.append(SPEC, data)
+    table = DeltaTable(tables.uri(SPEC.name))
+    assert table.metadata().configuration["delta.checkpointInterval"] == str(CHECKPOINT_INTERVAL)
+    log = Path(tables.uri(SPEC.name)) / "_delta_log"
+    checkpoints = sorted(p.name for p in log.glob("*.checkpoint.parquet"))
+    assert checkpoints == [f"{CHECKPOINT_INTERVAL - 1:020d}.checkpoint.parquet"]
+    assert len(_rows(tables)) == CHECKPOINT_INTERVAL + 1
+
+
+def test_optimize_brings_an_older_table_up_to_the_current_settings(tables):
+    from deltalake import DeltaTable, write_deltalake
+
+    uri = tables.uri(SPEC.name)
+    write_deltalake(uri, pa.table({"id": pa.array([1], pa.int32()), "day": ["d1"], "value": ["a"]}))
+    assert "delta.checkpointInterval" not in DeltaTable(uri).metadata().configuration
+    tables.optimize(SPEC.name)
+    assert DeltaTable(uri).metadata().configuration["delta.checkpointInterval"] == str(CHECKPOINT_INTERVAL)
 
 
 def test_a_table_state_loaded_while_another_step_commits_is_not_kept(tables, monkeypatch):

@@ -14,7 +14,11 @@ from lakehouse.warehouse import Warehouse
 @click.option("--retention-hours", type=int, default=168, show_default=True, help="Keep files newer than this.")
 @click.option("--no-vacuum", is_flag=True, help="Only compact; keep every old file (time travel stays complete).")
 def command(retention_hours: int, no_vacuum: bool) -> None:
-    """OPTIMIZE (compact) every Delta table, then VACUUM files older than the retention."""
+    """OPTIMIZE (compact) every Delta table, then VACUUM files older than the retention.
+
+    Tables made by an older version of the lakehouse get the current table settings first (the log checkpoint
+    interval).
+    """
     warehouse = Warehouse(load_settings())
     warehouse.require_exists()
     tables = Tables(warehouse)
