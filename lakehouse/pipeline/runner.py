@@ -2,8 +2,9 @@
 
 Each step names the steps it needs. Steps whose needs are met run concurrently on a small thread pool sharing the
 one Spark session: on a laptop most of a small step's time is the driver planning and compiling its job, which
-overlaps well with another step's execution. The first failure stops new steps from starting; the run then ends
-with a PipelineError naming the step.
+overlaps well with another step's execution. A free worker takes the ready step that heads the longest chain of
+steps still to come. The first failure stops new steps from starting; the run then ends with a PipelineError naming
+the step.
 """
 
 from __future__ import annotations
@@ -79,6 +80,28 @@ class Listener:
     def finished(self, result: StepResult, index: int, total: int) -> None: ...
 
 
+def chain_lengths(plan: Sequence[PlannedStep]) -> dict[str, int]:
+    """Return, for each step, how many steps the longest chain it starts has (itself included).
+
+    Of the steps ready to start, the one heading the longest chain goes first, so the run does not end on a chain
+    that started late (orders → order status → product metrics) while the other core has nothing left to do.
+    """
+    planned = {s.name for s in plan}
+    dependents: dict[str, list[str]] = {s.name: [] for s in plan}
+    for step in plan:
+        for need in step.needs:
+            if need in planned:
+                dependents[need].append(step.name)
+    lengths: dict[str, int] = {}
+
+    def length(name: str) -> int:
+        if name not in lengths:
+            lengths[name] = 1 + max((length(d) for d in dependents[name]), default=0)
+        return lengths[name]
+
+    return {s.name: length(s.name) for s in plan}
+
+
 def _timed(ctx: RunContext, step: PlannedStep) -> StepResult:
     started, clock = datetime.now(UTC), time.perf_counter()
     try:
@@ -105,6 +128,7 @@ def run(
     planned = {s.name for s in plan}
     # Needs outside the layers being run (e.g. bronze when only silver runs) are taken as met.
     needs = {s.name: {n for n in s.needs if n in planned} for s in plan}
+    chains = chain_lengths(plan)
     results: dict[str, StepResult] = {}
     failed: list[StepResult] = []
     lock = threading.Lock()
@@ -126,15 +150,19 @@ def run(
         audit.record(ctx, unrecorded)
         unrecorded.clear()
 
+    workers = max(1, parallelism)
+
     def start_ready(pool: ThreadPoolExecutor) -> None:
-        for step in [s for s in pending if needs[s.name] <= results.keys()]:
+        """Start ready steps while a worker is free: a step is chosen when it can start, not queued in advance."""
+        ready = [s for s in pending if needs[s.name] <= results.keys()]
+        for step in sorted(ready, key=lambda s: -chains[s.name])[: workers - len(running)]:  # ties: plan order
             if step.reads_audit and unrecorded:
                 record()
             pending.remove(step)
             running[pool.submit(work, step)] = step
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="step") as pool:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
             start_ready(pool)
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
