@@ -235,3 +235,33 @@ def test_bronze_tables_record_where_each_row_came_from(shop):
     row = tables.read("bronze.events").first()
     assert row._source_file.startswith(warehouse.root) and row._source_line >= 1
     assert str(row._batch_id) == row._batch_date.strftime("%Y%m%d")
+
+
+def test_a_dimension_step_stopped_after_its_history_write_finishes_on_the_next_run(spark, tmp_path, monkeypatch):
+    """The versions are committed but the current table is not: the next run takes the latest from the history."""
+    from lakehouse.errors import PipelineError
+    from lakehouse.settings import Settings
+    from lakehouse.transforms.silver import latest_version
+
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path)))
+    generate(warehouse, 2, progress=False, customers=60, products=12, events_per_day=100, seed=5)
+    tables = Tables(warehouse, spark)
+    merge = Tables.merge
+
+    def stop_before_the_current_table(self, spec, *args, **kwargs):
+        if spec.name == "silver.customers":
+            raise RuntimeError("stopped")
+        return merge(self, spec, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Tables, "merge", stop_before_the_current_table)
+        with pytest.raises(PipelineError, match=r"silver\.customers"):
+            runner.run(RunContext(tables), layers=("bronze", "silver"))
+    assert tables.exists("silver.customers_history") and not tables.exists("silver.customers")
+
+    results = runner.run(RunContext(tables), layers=("bronze", "silver"))
+    assert {r.step: r.status for r in results}["silver.customers"] == "ok"
+    history = tables.read("silver.customers_history")
+    latest = {r.customer_id: r.updated_at for r in history.transform(latest_version("customer_id")).collect()}
+    current = {r.customer_id: r.updated_at for r in tables.read("silver.customers").collect()}
+    assert current == latest and len(current) >= 50

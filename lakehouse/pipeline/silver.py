@@ -23,7 +23,7 @@ from lakehouse.entities import PRODUCTS as PRODUCT_FEED
 from lakehouse.entities import Entity
 from lakehouse.pipeline import bronze
 from lakehouse.pipeline.context import RunContext, StepResult, batch_day
-from lakehouse.tables import Commit, TableSpec
+from lakehouse.tables import Commit, Frame, TableSpec
 from lakehouse.transforms import silver as tf
 
 QUARANTINE = TableSpec(
@@ -163,12 +163,16 @@ def _dimension(
     versions = valid.transform(typed).transform(tf.first_per_key([key, "updated_at"]))
     if ctx.tables.exists(history.name):
         versions = versions.transform(tf.not_in(ctx.tables.read(history.name), [key, "updated_at"]))
-    inserted = ctx.tables.append(history, versions, commit=step.commit).rows
-
-    committed = ctx.tables.read(history.name, where=_batch_range(step.done, step.available))
-    latest = committed.transform(tf.latest_version(key))
+    # One Spark pass gives the new versions and marks each key's latest among them, for the current table.
+    marked = versions.transform(tf.mark_latest_version(key)).toArrow()
+    appended = ctx.tables.append(history, marked.drop_columns([tf.LATEST]), commit=step.commit)
+    if appended.skipped:  # a run before this one committed the versions and stopped before the current table
+        committed = ctx.tables.read(history.name, where=_batch_range(step.done, step.available))
+        latest: Frame = committed.transform(tf.latest_version(key))
+    else:
+        latest = flagged(marked, tf.LATEST).drop_columns([tf.LATEST])
     ctx.tables.merge(current, latest, update_when="s.updated_at > t.updated_at", commit=step.commit)
-    return step.finish(inserted)
+    return step.finish(appended.rows)
 
 
 def customers(ctx: RunContext) -> StepResult:

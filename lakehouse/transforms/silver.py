@@ -242,12 +242,24 @@ def typed_products(df: DataFrame) -> DataFrame:
     )
 
 
-def latest_version(key: str) -> Transform:
-    """Return a transform keeping each key's most recent version (by `updated_at`)."""
+LATEST = "_latest"
+
+
+def mark_latest_version(key: str) -> Transform:
+    """Return a transform setting `_latest` (true) on each key's most recent version by `updated_at`, null elsewhere."""
     order = Window.partitionBy(key).orderBy(F.col("updated_at").desc(), F.col("_batch_id").desc())
 
+    def mark(df: DataFrame) -> DataFrame:
+        return df.withColumn(LATEST, F.when(F.row_number().over(order) == 1, F.lit(True)))
+
+    return mark
+
+
+def latest_version(key: str) -> Transform:
+    """Return a transform keeping each key's most recent version (by `updated_at`)."""
+
     def keep(df: DataFrame) -> DataFrame:
-        return df.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
+        return df.transform(mark_latest_version(key)).where(F.col(LATEST)).drop(LATEST)
 
     return keep
 

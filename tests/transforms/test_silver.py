@@ -79,6 +79,24 @@ def test_first_per_key_keeps_the_earliest_arrival(spark):
     assert_df_equality(out, expected, ignore_row_order=True)
 
 
+def test_mark_latest_version_marks_one_row_per_key(spark):
+    rows = spark.createDataFrame(
+        [
+            ("k1", "old", datetime(2026, 1, 1, 9), 20260101),
+            ("k1", "new", datetime(2026, 1, 2, 9), 20260102),
+            ("k1", "same time, later batch", datetime(2026, 1, 2, 9), 20260103),
+            ("k2", "only", datetime(2026, 1, 1, 9), 20260101),
+        ],
+        "key string, value string, updated_at timestamp, _batch_id int",
+    )
+    out = rows.transform(tf.mark_latest_version("key")).select("key", "value", tf.LATEST)
+    expected = spark.createDataFrame(
+        [("k1", "old", None), ("k1", "new", None), ("k1", "same time, later batch", True), ("k2", "only", True)],
+        "key string, value string, _latest boolean",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_not_in_drops_keys_delivered_before(spark):
     rows = spark.createDataFrame([("k1",), ("k2",)], "key string")
     existing = spark.createDataFrame([("k1",), ("k1",)], "key string")
