@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
-from lakehouse.arrow import flagged
+from lakehouse.arrow import flagged, split
 from lakehouse.entities import CUSTOMERS as CUSTOMER_FEED
 from lakehouse.entities import EVENTS as EVENT_FEED
 from lakehouse.entities import INVENTORY as INVENTORY_FEED
@@ -212,8 +212,12 @@ def orders(ctx: RunContext) -> StepResult:
     )
     new = new.persist(StorageLevel.MEMORY_AND_DISK)
     lines = tf.order_lines(new)
-    ctx.tables.append(ORDER_ITEMS, lines, commit=step.commit)
-    inserted = ctx.tables.append(ORDERS, tf.order_headers(new, lines), commit=step.commit).rows
+    headers = tf.order_headers(new, lines)
+    # One Spark pass brings back the lines and the orders together; Arrow splits them (the orders carry the flag).
+    both = tf.stack(lines, headers, "_order").toArrow()
+    line_rows, header_rows = split(both, "_order", lines.columns, headers.columns)
+    ctx.tables.append(ORDER_ITEMS, line_rows, commit=step.commit)
+    inserted = ctx.tables.append(ORDERS, header_rows, commit=step.commit).rows
     new.unpersist()
     return step.finish(inserted)
 

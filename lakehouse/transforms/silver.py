@@ -409,6 +409,14 @@ def order_headers(df: DataFrame, lines: DataFrame) -> DataFrame:
     )
 
 
+def stack(first: DataFrame, second: DataFrame, flag: str) -> DataFrame:
+    """Return the rows of two frames as one, to collect in one pass: `flag` is true on `second`'s rows, else null.
+
+    Each row has the columns of both frames; those of the other frame are null (a shared column keeps its type).
+    """
+    return first.unionByName(second.withColumn(flag, F.lit(True)), allowMissingColumns=True)
+
+
 # -- order status -----------------------------------------------------------------------------------------------------
 def order_status_rules() -> list[Rule]:
     """Return the rules an order status record must pass, in the order they are checked."""

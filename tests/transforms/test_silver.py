@@ -235,6 +235,21 @@ def test_order_lines_and_headers_add_up(spark):
     )
 
 
+def test_stack_gives_both_frames_in_one_with_the_second_flagged(spark):
+    lines = spark.createDataFrame(
+        [("o1", 1, Decimal("2.00"))], "order_id string, line_no int, net_amount decimal(12,2)"
+    )
+    orders = spark.createDataFrame(
+        [("o1", "c1", Decimal("2.00"))], "order_id string, customer_id string, net_amount decimal(12,2)"
+    )
+    out = tf.stack(lines, orders, "_order")
+    expected = spark.createDataFrame(
+        [("o1", 1, Decimal("2.00"), None, None), ("o1", None, Decimal("2.00"), "c1", True)],
+        "order_id string, line_no int, net_amount decimal(12,2), customer_id string, _order boolean",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_status_history_sets_current_status_and_milestones(spark):
     t = lambda h: datetime(2026, 1, 2, h)  # noqa: E731
     orders = spark.createDataFrame(
