@@ -237,26 +237,38 @@ def test_bronze_tables_record_where_each_row_came_from(shop):
     assert str(row._batch_id) == row._batch_date.strftime("%Y%m%d")
 
 
-def test_a_dimension_step_stopped_after_its_history_write_finishes_on_the_next_run(spark, tmp_path, monkeypatch):
-    """The versions are committed but the current table is not: the next run takes the latest from the history."""
+def _stopped_before_merging_into(name: str, tables: Tables, monkeypatch) -> None:
+    """Run bronze and silver, stopping (as a crash would) where a step is about to merge into table `name`."""
     from lakehouse.errors import PipelineError
-    from lakehouse.settings import Settings
-    from lakehouse.transforms.silver import latest_version
 
-    warehouse = Warehouse(Settings(warehouse=str(tmp_path)))
-    generate(warehouse, 2, progress=False, customers=60, products=12, events_per_day=100, seed=5)
-    tables = Tables(warehouse, spark)
     merge = Tables.merge
 
-    def stop_before_the_current_table(self, spec, *args, **kwargs):
-        if spec.name == "silver.customers":
+    def stop(self, spec, *args, **kwargs):
+        if spec.name == name:
             raise RuntimeError("stopped")
         return merge(self, spec, *args, **kwargs)
 
     with monkeypatch.context() as patched:
-        patched.setattr(Tables, "merge", stop_before_the_current_table)
-        with pytest.raises(PipelineError, match=r"silver\.customers"):
+        patched.setattr(Tables, "merge", stop)
+        with pytest.raises(PipelineError):
             runner.run(RunContext(tables), layers=("bronze", "silver"))
+
+
+@pytest.fixture
+def small_shop(spark, tmp_path):
+    from lakehouse.settings import Settings
+
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path)))
+    generate(warehouse, 2, progress=False, customers=60, products=12, events_per_day=100, seed=5)
+    return Tables(warehouse, spark)
+
+
+def test_a_dimension_step_stopped_after_its_history_write_finishes_on_the_next_run(small_shop, monkeypatch):
+    """The versions are committed but the current table is not: the next run takes the latest from the history."""
+    from lakehouse.transforms.silver import latest_version
+
+    tables = small_shop
+    _stopped_before_merging_into("silver.customers", tables, monkeypatch)
     assert tables.exists("silver.customers_history") and not tables.exists("silver.customers")
 
     results = runner.run(RunContext(tables), layers=("bronze", "silver"))
@@ -265,3 +277,26 @@ def test_a_dimension_step_stopped_after_its_history_write_finishes_on_the_next_r
     latest = {r.customer_id: r.updated_at for r in history.transform(latest_version("customer_id")).collect()}
     current = {r.customer_id: r.updated_at for r in tables.read("silver.customers").collect()}
     assert current == latest and len(current) >= 50
+
+
+def test_order_status_stopped_after_its_history_write_finishes_on_the_next_run(small_shop, monkeypatch):
+    """The status changes are committed but the orders are not updated: the next run updates them from the history."""
+    from lakehouse.transforms.silver import apply_status_history
+
+    tables = small_shop
+    runner.run(RunContext(tables), layers=("bronze", "silver"))
+    generate(tables.warehouse, 1, progress=False)  # the next day's changes move orders of the days before
+    _stopped_before_merging_into("silver.orders", tables, monkeypatch)
+    history = tables.read("silver.order_status_history")
+    batch = tables.watermark("bronze.order_status", "bronze.order_status")
+    assert history.where(f"_batch_id = {batch}").count() > 0
+
+    runner.run(RunContext(tables), layers=("bronze", "silver"))
+    orders = tables.read("silver.orders")
+
+    def statuses(df):
+        return {r.order_id: (r.status, r.status_ts) for r in df.collect()}
+
+    rebuilt = orders.transform(apply_status_history(tables.read("silver.order_status_history"), batch))
+    assert statuses(orders) == statuses(rebuilt)
+    assert any(status != "placed" for status, _ in statuses(orders).values())
