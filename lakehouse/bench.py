@@ -186,7 +186,7 @@ def run_bench(
         Figure(
             "one more day, `run --watch`: landing → Spark gold",
             f"{warm_spark:.1f} s",
-            f"{warm_spark / full_spark:.0%} of the full run's {full_spark:.1f}s (its Spark start and layers);"
+            f"{warm_spark / full_spark:.1%} of the full run's {full_spark:.1f}s (its Spark start and layers);"
             f" target ≤ 10%; day by day {by_day}s",
         )
     )
