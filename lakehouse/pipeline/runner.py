@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -80,18 +80,17 @@ class Listener:
     def finished(self, result: StepResult, index: int, total: int) -> None: ...
 
 
-def chain_lengths(plan: Sequence[PlannedStep]) -> dict[str, int]:
-    """Return, for each step, how many steps the longest chain it starts has (itself included).
+def chain_lengths(needs: Mapping[str, Collection[str]]) -> dict[str, int]:
+    """Return, for each step (name → the steps it needs), how many steps the longest chain it starts has.
 
-    Of the steps ready to start, the one heading the longest chain goes first, so the run does not end on a chain
-    that started late (orders → order status → product metrics) while the other core has nothing left to do.
+    A chain counts the step itself. Of the steps ready to start, the one heading the longest chain goes first, so
+    the run does not end on a chain that started late (orders → order status → product metrics) while the other
+    core has nothing left to do.
     """
-    planned = {s.name for s in plan}
-    dependents: dict[str, list[str]] = {s.name: [] for s in plan}
-    for step in plan:
-        for need in step.needs:
-            if need in planned:
-                dependents[need].append(step.name)
+    dependents: dict[str, list[str]] = {name: [] for name in needs}
+    for name, its_needs in needs.items():
+        for need in its_needs:
+            dependents[need].append(name)
     lengths: dict[str, int] = {}
 
     def length(name: str) -> int:
@@ -99,7 +98,7 @@ def chain_lengths(plan: Sequence[PlannedStep]) -> dict[str, int]:
             lengths[name] = 1 + max((length(d) for d in dependents[name]), default=0)
         return lengths[name]
 
-    return {s.name: length(s.name) for s in plan}
+    return {name: length(name) for name in needs}
 
 
 def _timed(ctx: RunContext, step: PlannedStep) -> StepResult:
@@ -128,7 +127,7 @@ def run(
     planned = {s.name for s in plan}
     # Needs outside the layers being run (e.g. bronze when only silver runs) are taken as met.
     needs = {s.name: {n for n in s.needs if n in planned} for s in plan}
-    chains = chain_lengths(plan)
+    chains = chain_lengths(needs)
     results: dict[str, StepResult] = {}
     failed: list[StepResult] = []
     lock = threading.Lock()
