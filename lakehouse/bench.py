@@ -182,11 +182,11 @@ def run_bench(
     tables = Tables(warehouse, spark)
     cycles = watch(tables, every=0, max_runs=1 + WATCHED_DAYS, on_cycle=runs.append, sleep=deliver)[1:]
     spark.stop()
-    settled = cycles[-SETTLED_DAYS:]
-    spark_days = [c.seconds - _dbt_seconds(c.results) for c in cycles]
-    warm_spark, full_spark = statistics.median(spark_days[-SETTLED_DAYS:]), full - full_dbt
-    warm = statistics.median(c.seconds for c in settled)
-    warm_dbt = statistics.median(_dbt_seconds(c.results) for c in settled)
+    days = [c.seconds for c in cycles]
+    dbt_days = [_dbt_seconds(c.results) for c in cycles]
+    spark_days = [day - dbt for day, dbt in zip(days, dbt_days, strict=True)]
+    warm, warm_dbt, warm_spark = (statistics.median(each[-SETTLED_DAYS:]) for each in (days, dbt_days, spark_days))
+    full_spark = full - full_dbt
     figures.append(
         Figure(
             "one more day, `run --watch`: landing → Spark gold",
@@ -201,7 +201,7 @@ def run_bench(
             "one more day, `run --watch`: with dbt",
             f"{warm:.1f} s",
             f"{warm / full:.0%} of the full run; dbt {warm_dbt:.1f}s of it (medians of the last {SETTLED_DAYS} days);"
-            f" day by day {', '.join(f'{c.seconds:.1f}' for c in cycles)}s",
+            f" day by day {', '.join(f'{day:.1f}' for day in days)}s",
         )
     )
 

@@ -10,6 +10,7 @@ from deltalake import DeltaTable
 
 from generator import generate
 from lakehouse.entities import ENTITIES
+from lakehouse.errors import PipelineError
 from lakehouse.pipeline import runner
 from lakehouse.pipeline.context import RunContext
 from lakehouse.tables import Tables
@@ -239,8 +240,6 @@ def test_bronze_tables_record_where_each_row_came_from(shop):
 
 def _stopped_before_merging_into(name: str, tables: Tables, monkeypatch) -> None:
     """Run bronze and silver, stopping (as a crash would) where a step is about to merge into table `name`."""
-    from lakehouse.errors import PipelineError
-
     merge = Tables.merge
 
     def stop(self, spec, *args, **kwargs):
