@@ -13,6 +13,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from lakehouse.errors import UserError
+from lakehouse.s3 import S3
 
 DEPLOYMENTS = ("embedded", "stack")
 DELTA_ENGINES = ("delta-rs", "delta-spark")
@@ -33,9 +34,14 @@ def _int_env(name: str, default: int) -> int:
         raise UserError(f"{name}={raw!r} is not a whole number") from None
 
 
+# Where the stack's servers answer unless the environment says otherwise (`lakehouse stack up` starts them here).
+STACK_S3_ENDPOINT = "http://127.0.0.1:8333"
+STACK_TRINO_URL = "http://127.0.0.1:8080"
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What a run needs to know about where it is: warehouse, engines, Spark and S3."""
+    """What a run needs to know about where it is: warehouse, engines, Spark, S3 and Trino."""
 
     deployment: str = "embedded"
     warehouse: str = "./data"
@@ -48,27 +54,31 @@ class Settings:
     s3_region: str = "us-east-1"
     s3_access_key: str | None = field(default=None, repr=False)
     s3_secret_key: str | None = field(default=None, repr=False)
-    s3_allow_http: bool = True
+    trino_url: str = STACK_TRINO_URL
+    # The stack's own servers keep their data, logs and pid files here; Maven artifacts are cached outside the repo.
+    stack_dir: str = ".stack"
+    cache_dir: str = str(Path.home() / ".cache" / "lakehouse")
+
+    @property
+    def is_stack(self) -> bool:
+        return self.deployment == "stack"
 
     @property
     def is_s3(self) -> bool:
         return self.warehouse.startswith("s3://")
 
+    @property
+    def bucket(self) -> str | None:
+        """Return the warehouse's bucket (None for a local warehouse)."""
+        return self.warehouse[len("s3://") :].split("/", 1)[0] if self.is_s3 else None
+
+    @property
+    def s3(self) -> S3:
+        return S3(self.s3_endpoint, self.s3_region, self.s3_access_key, self.s3_secret_key)
+
     def storage_options(self) -> dict[str, str]:
-        """Return the object-store options delta-rs and DuckDB need; empty for a local warehouse."""
-        if not self.is_s3:
-            return {}
-        options = {"AWS_REGION": self.s3_region, "AWS_S3_ALLOW_UNSAFE_RENAME": "false"}
-        if self.s3_endpoint:
-            options["AWS_ENDPOINT_URL"] = self.s3_endpoint
-            options["AWS_ALLOW_HTTP"] = "true" if self.s3_allow_http else "false"
-        if self.s3_access_key:
-            options["AWS_ACCESS_KEY_ID"] = self.s3_access_key
-        if self.s3_secret_key:
-            options["AWS_SECRET_ACCESS_KEY"] = self.s3_secret_key
-        # MinIO and most S3 stand-ins support conditional put, which delta-rs uses for safe commits.
-        options["AWS_CONDITIONAL_PUT"] = "etag"
-        return options
+        """Return the object-store options delta-rs needs; empty for a local warehouse."""
+        return self.s3.delta_rs() if self.is_s3 else {}
 
 
 def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
@@ -79,11 +89,13 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
     deployment = _env("LAKEHOUSE_ENV", "embedded")
     if deployment not in DEPLOYMENTS:
         raise UserError(f"LAKEHOUSE_ENV={deployment!r} is not one of {', '.join(DEPLOYMENTS)}")
-    engine = _env("LAKEHOUSE_DELTA_ENGINE", "delta-rs")
+    stack = deployment == "stack"
+    # The stack writes Delta with Spark itself; the embedded default commits with delta-rs.
+    engine = _env("LAKEHOUSE_DELTA_ENGINE", "delta-spark" if stack else "delta-rs")
     if engine not in DELTA_ENGINES:
         raise UserError(f"LAKEHOUSE_DELTA_ENGINE={engine!r} is not one of {', '.join(DELTA_ENGINES)}")
 
-    default_warehouse = "s3://lakehouse/warehouse" if deployment == "stack" else "./data"
+    default_warehouse = "s3://lakehouse/warehouse" if stack else "./data"
     warehouse = _env("LAKEHOUSE_WAREHOUSE", default_warehouse)
     assert warehouse is not None
     if not warehouse.startswith("s3://"):
@@ -97,9 +109,11 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
         spark_driver_memory=_env("LAKEHOUSE_SPARK_DRIVER_MEMORY", "4g") or "4g",
         spark_shuffle_partitions=_int_env("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
         parallel_steps=_int_env("LAKEHOUSE_PARALLEL_STEPS", 2),
-        s3_endpoint=_env("AWS_ENDPOINT_URL"),
+        s3_endpoint=_env("AWS_ENDPOINT_URL", STACK_S3_ENDPOINT if stack else None),
         s3_region=_env("AWS_REGION", "us-east-1") or "us-east-1",
         s3_access_key=_env("AWS_ACCESS_KEY_ID"),
         s3_secret_key=_env("AWS_SECRET_ACCESS_KEY"),
-        s3_allow_http=(_env("AWS_ALLOW_HTTP", "true") or "true").lower() == "true",
+        trino_url=(_env("LAKEHOUSE_TRINO_URL", STACK_TRINO_URL) or STACK_TRINO_URL).rstrip("/"),
+        stack_dir=str(Path(_env("LAKEHOUSE_STACK_DIR", ".stack") or ".stack").expanduser().resolve()),
+        cache_dir=str(Path(_env("LAKEHOUSE_CACHE", Settings.cache_dir) or Settings.cache_dir).expanduser()),
     )

@@ -40,21 +40,7 @@ def connect(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config=duckdb_extensions.config(names))
     duckdb_extensions.load(con, names)
     if warehouse.is_s3:
-        s = warehouse.settings
-        endpoint = (s.s3_endpoint or "").split("://", 1)[-1]
-        parts = [
-            "type s3",
-            f"region '{s.s3_region}'",
-            "url_style 'path'",
-            f"use_ssl {'false' if (s.s3_endpoint or '').startswith('http://') else 'true'}",
-        ]
-        if endpoint:
-            parts.append(f"endpoint '{endpoint}'")
-        if s.s3_access_key:
-            parts.append(f"key_id '{s.s3_access_key}'")
-        if s.s3_secret_key:
-            parts.append(f"secret '{s.s3_secret_key}'")
-        con.execute(f"create or replace secret lakehouse_s3 ({', '.join(parts)})")
+        con.execute(warehouse.settings.s3.duckdb_secret())
     return con
 
 

@@ -27,10 +27,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.errors import PipelineError, UserError
+from lakehouse.rows import ArrowRows, Rows, SparkRows
 from lakehouse.warehouse import Warehouse, parse_table_name
 
-# What a write takes: a Spark DataFrame, or Arrow rows already on the driver (split from one Spark action).
-Frame = DataFrame | pa.Table
+# What a write takes: a Spark DataFrame, rows a step materialized once (held where the engine writes from), or a
+# few Arrow rows made on the driver (the run audit).
+Frame = DataFrame | ArrowRows | SparkRows | pa.Table
 
 # Commits between two checkpoints of a table's log. Every look at a table replays the commits after its last
 # checkpoint, and a day adds a few commits to each table: at Delta's default of 100, a table's load grew from ~8 to
@@ -97,6 +99,8 @@ class DeltaEngine(Protocol):
     def version(self, uri: str) -> int | None: ...
     def app_version(self, uri: str, app_id: str) -> int | None: ...
     def read(self, uri: str, *, version: int | None = None, where: str | None = None) -> DataFrame: ...
+    def materialize(self, df: DataFrame) -> Rows: ...
+    def rows(self, uri: str, sql: str) -> Rows: ...
     def query(self, uri: str, sql: str) -> pa.Table: ...
     def write(
         self,
@@ -123,6 +127,16 @@ class DeltaEngine(Protocol):
     def history(self, uri: str, limit: int | None = None) -> list[dict[str, Any]]: ...
     def optimize(self, uri: str) -> dict[str, Any]: ...
     def vacuum(self, uri: str, retention_hours: int) -> list[str]: ...
+
+
+def _to_arrow(df: Frame) -> pa.Table:
+    if isinstance(df, pa.Table):
+        return df
+    if isinstance(df, ArrowRows):
+        return df.table
+    if isinstance(df, SparkRows):
+        return df.df.toArrow()
+    return df.toArrow()
 
 
 def _nullable(schema: pa.Schema) -> pa.Schema:
@@ -206,6 +220,13 @@ class DeltaRsEngine:
         plain = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
         return rows.cast(pa.schema([f.with_type(plain.get(f.type, f.type)) for f in rows.schema]))
 
+    def materialize(self, df: DataFrame) -> Rows:
+        """Compute `df` once into Arrow on the driver, where delta-rs writes from."""
+        return ArrowRows(df.toArrow())
+
+    def rows(self, uri: str, sql: str) -> Rows:
+        return ArrowRows(self.query(uri, sql))
+
     def version(self, uri: str) -> int | None:
         table = self._table(uri)
         return table.version() if table else None
@@ -237,7 +258,7 @@ class DeltaRsEngine:
         return frame.where(where) if where else frame
 
     def _arrow(self, uri: str, df: Frame) -> pa.Table:
-        data = df if isinstance(df, pa.Table) else df.toArrow()
+        data = _to_arrow(df)
         target = self.arrow_schema(uri)
         if target is None:
             return data.cast(_nullable(data.schema))
@@ -279,7 +300,7 @@ class DeltaRsEngine:
         if self._already_done(uri, commit):
             return WriteResult(spec.name, 0, self.version(uri), skipped=True)
         if replace_schema:
-            data = df if isinstance(df, pa.Table) else df.toArrow()
+            data = _to_arrow(df)
             data = data.cast(_nullable(data.schema))
         else:
             data = self._arrow(uri, df)
@@ -382,7 +403,11 @@ def _engine(spark: SparkSession | None, warehouse: Warehouse) -> DeltaEngine:
     name = warehouse.settings.delta_engine
     if name == "delta-rs":
         return DeltaRsEngine(spark, warehouse)
-    raise UserError(f"LAKEHOUSE_DELTA_ENGINE={name} is not available in this build yet; use delta-rs (the default)")
+    if spark is None:
+        return DeltaRsEngine(None, warehouse)  # without Spark only metadata is asked, which delta-rs answers
+    from lakehouse.delta_spark import DeltaSparkEngine
+
+    return DeltaSparkEngine(spark, warehouse)
 
 
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_\-:. ]*$")
@@ -437,21 +462,31 @@ class Tables:
         return self.engine.read(self.uri(name), version=version, where=where)
 
     def query(self, name: str, sql: str) -> pa.Table:
-        """Return the rows of a small question about one table, answered by delta-rs (no Spark job).
+        """Return the rows of a small question about one table (a list of days, say) on the driver.
 
-        `sql` is DataFusion SQL naming the table `t`, e.g. "select distinct event_date from t where _batch_id > 5".
+        `sql` names the table `t` and is plain SQL both engines read alike (delta-rs answers it with DataFusion,
+        delta-spark with Spark), e.g. "select distinct event_date from t where _batch_id > 5".
         """
         return self.engine.query(self.uri(name), sql)
+
+    def rows(self, name: str, sql: str) -> Rows:
+        """Return the answer of `sql` about one table (named `t`) as rows held where the engine writes from."""
+        return self.engine.rows(self.uri(name), sql)
+
+    def materialize(self, df: DataFrame) -> Rows:
+        """Compute `df` once and hold its rows where the engine writes from (Arrow for delta-rs, Spark's cache for
+        delta-spark), so a step can split, count and write them without computing them again."""
+        return self.engine.materialize(df)
 
     def append(
         self, spec: TableSpec, df: Frame, *, commit: Commit | None = None, skip_empty: bool = False
     ) -> WriteResult:
         """Append `df`; with a commit marker, once per (app, batch).
 
-        With `skip_empty`, rows already on the driver that turn out to be none commit nothing (once the table
-        exists): for side tables such as a quarantine, whose batch marker the step's main table carries.
+        With `skip_empty`, materialized rows that turn out to be none commit nothing (once the table exists): for
+        side tables such as a quarantine, whose batch marker the step's main table carries.
         """
-        if skip_empty and isinstance(df, pa.Table) and df.num_rows == 0 and self.exists(spec.name):
+        if skip_empty and not isinstance(df, DataFrame) and df.num_rows == 0 and self.exists(spec.name):
             return WriteResult(spec.name, 0, self.version(spec.name), skipped=True)
         return self.engine.write(spec, self.uri(spec.name), df, mode="append", predicate=None, commit=commit)
 

@@ -111,19 +111,7 @@ class Warehouse:
         """Return a pyarrow filesystem for the warehouse (local disk or S3)."""
         if not self.is_s3:
             return pafs.LocalFileSystem()
-        s = self.settings
-        endpoint = s.s3_endpoint or None
-        scheme = "https"
-        if endpoint and "://" in endpoint:
-            scheme, endpoint = endpoint.split("://", 1)
-        return pafs.S3FileSystem(
-            access_key=s.s3_access_key,
-            secret_key=s.s3_secret_key,
-            region=s.s3_region,
-            endpoint_override=endpoint,
-            scheme=scheme,
-            allow_bucket_creation=True,
-        )
+        return self.settings.s3.pyarrow()
 
     def fs_path(self, uri: str) -> str:
         """Return `uri` as a path for `self.fs` (no scheme)."""

@@ -13,10 +13,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.arrow import split
 from lakehouse.entities import ENTITIES, Entity
 from lakehouse.errors import PipelineError
 from lakehouse.pipeline.context import RunContext, StepResult, batch_id
+from lakehouse.rows import split
 from lakehouse.tables import Commit, TableSpec
 from lakehouse.transforms import bronze as tf
 
@@ -112,13 +112,15 @@ def ingest(ctx: RunContext, entity: Entity) -> StepResult:
         .transform(tf.for_quarantine(entity.name))
         .select(*dict.fromkeys([*columns, *tf.QUARANTINE_COLUMNS]))
     )
-    # One Spark pass; the good and the unusable lines part on the driver, where delta-rs writes them anyway.
-    good, bad = split(parsed.toArrow(), "reason", columns, tf.QUARANTINE_COLUMNS)
+    # One Spark pass; the good and the unusable lines part where the engine holds them.
+    rows = ctx.tables.materialize(parsed)
+    good, bad = split(rows, "reason", columns, tf.QUARANTINE_COLUMNS)
     commit = Commit(step, result.batch_to)
     quarantined = ctx.tables.append(QUARANTINE, bad, commit=commit, skip_empty=True)
     written = ctx.tables.append(spec, good, commit=commit)
     result.rows_out = written.rows
     result.rows_quarantined = quarantined.rows
     result.rows_in = written.rows + quarantined.rows
+    rows.release()
     result.notes.append(f"{len(files)} files, {len(days)} days")
     return result

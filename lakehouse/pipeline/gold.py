@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from pyspark.sql import functions as F
 
 from lakehouse.pipeline import silver
@@ -55,29 +53,33 @@ def sessions(ctx: RunContext) -> StepResult:
         result.status = "skipped"
         return result
     result.batch_from, result.batch_to = done + 1 if done else None, available
-    new = ctx.tables.query(
+    new = ctx.tables.rows(
         silver.EVENTS.name,
         f"select distinct event_date, anonymous_id from t where _batch_id > {done} and _batch_id <= {available}",
     )
-    days = sorted({d for d in new.column("event_date").to_pylist() if d is not None})
+    days = new.values("event_date")
     # A session that starts on a changed day may have begun just before midnight or run past it.
     context_days = sorted({d + timedelta(days=k) for d in days for k in (-1, 0, 1)})
     events = ctx.tables.read(silver.EVENTS.name, where=sql_in("event_date", context_days))
     visitors = None
     if ctx.tables.exists(SESSIONS.name):
-        visitors = pa.table({"anonymous_id": pc.unique(new.column("anonymous_id"))})
-        events = events.join(F.broadcast(ctx.spark.createDataFrame(visitors)), on="anonymous_id", how="left_semi")
-    built = events.transform(tf.sessionize(SESSION_GAP_MINUTES)).where(F.col("session_date").isin(days)).toArrow()
-    if visitors is not None:  # keep the other visitors' sessions of those days, in the schema of the new ones
-        schema = pa.schema([f.with_nullable(True) for f in built.schema])
-        before = ctx.tables.query(SESSIONS.name, f"select * from t where {sql_in('session_date', days)}")
-        kept = before.select(schema.names).cast(schema).join(visitors, keys="anonymous_id", join_type="left anti")
-        built = pa.concat_tables([kept.select(schema.names), built.cast(schema)])
+        visitors = new.distinct(["anonymous_id"])
+        events = events.join(F.broadcast(visitors.frame(ctx.spark)), on="anonymous_id", how="left_semi")
+    rebuilt = ctx.tables.materialize(
+        events.transform(tf.sessionize(SESSION_GAP_MINUTES)).where(F.col("session_date").isin(days))
+    )
+    held, built = [new, rebuilt], rebuilt
+    if visitors is not None:  # keep the other visitors' sessions of those days
+        before = ctx.tables.rows(SESSIONS.name, f"select * from t where {sql_in('session_date', days)}")
+        built = rebuilt.concat(before.anti_join(visitors, ["anonymous_id"]))
+        held.append(before)
     written = ctx.tables.overwrite(
         SESSIONS, built, predicate=sql_in("session_date", days), commit=Commit(result.step, available)
     )
     result.rows_out = written.rows
-    visitors_note = "" if visitors is None else f", {len(visitors)} visitors' sessions rebuilt"
+    visitors_note = "" if visitors is None else f", {visitors.num_rows} visitors' sessions rebuilt"
+    for rows in held:
+        rows.release()
     result.notes.append(f"{len(days)} days{visitors_note}")
     return result
 
@@ -106,7 +108,7 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
     if sales_only and ctx.tables.exists(DAILY_PRODUCT_METRICS.name):
         columns = ", ".join(("metric_date", "product_id", *tf.TRAFFIC_COLUMNS))
         sql = f"select {columns} from t where {sql_in('metric_date', sales_only)}"
-        known_traffic = ctx.spark.createDataFrame(ctx.tables.query(DAILY_PRODUCT_METRICS.name, sql))
+        known_traffic = ctx.tables.rows(DAILY_PRODUCT_METRICS.name, sql).frame(ctx.spark)
         traffic_days = event_days
     events = ctx.tables.read(silver.EVENTS.name, where=sql_in("event_date", traffic_days))
     items = ctx.tables.read(silver.ORDER_ITEMS.name).where(F.col("order_date").isin(days))

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
-from lakehouse.arrow import flagged, split
 from lakehouse.entities import CUSTOMERS as CUSTOMER_FEED
 from lakehouse.entities import EVENTS as EVENT_FEED
 from lakehouse.entities import INVENTORY as INVENTORY_FEED
@@ -23,6 +22,7 @@ from lakehouse.entities import PRODUCTS as PRODUCT_FEED
 from lakehouse.entities import Entity
 from lakehouse.pipeline import bronze
 from lakehouse.pipeline.context import RunContext, StepResult, batch_day
+from lakehouse.rows import Rows, split
 from lakehouse.tables import Commit, Frame, TableSpec
 from lakehouse.transforms import silver as tf
 
@@ -97,6 +97,7 @@ class _Step:
         self.available = ctx.tables.watermark(source, source) or 0
         self.source = source
         self._persisted: DataFrame | None = None
+        self._rows: Rows | None = None
 
     @property
     def pending(self) -> bool:
@@ -118,13 +119,12 @@ class _Step:
         checked = df.transform(tf.apply_rules(rules)).persist(StorageLevel.MEMORY_AND_DISK)
         # One pass fills the cache, counts the batch and brings back its quarantine (the rows with a rule set).
         shaped = checked.transform(tf.quarantine_rows(self.feed.name, self.feed.fields, rules, self.ctx.started_at))
-        every = shaped.toArrow()
-        quarantine = flagged(every, "rule")
+        every = self.ctx.tables.materialize(shaped)
         self.result.rows_quarantined = self.ctx.tables.append(
-            QUARANTINE, quarantine, commit=self.commit, skip_empty=True
+            QUARANTINE, every.where_set("rule"), commit=self.commit, skip_empty=True
         ).rows
         self.result.rows_in = every.num_rows
-        self._persisted = checked
+        self._persisted, self._rows = checked, every
         return tf.valid_rows(checked)
 
     def finish(self, inserted: int) -> StepResult:
@@ -133,6 +133,8 @@ class _Step:
         r.rows_duplicate = r.rows_in - r.rows_quarantined - inserted
         if self._persisted is not None:
             self._persisted.unpersist()
+        if self._rows is not None:
+            self._rows.release()
         return r
 
     def skipped(self) -> StepResult:
@@ -164,14 +166,15 @@ def _dimension(
     if ctx.tables.exists(history.name):
         versions = versions.transform(tf.not_in(ctx.tables.read(history.name), [key, "updated_at"]))
     # One Spark pass gives the new versions and marks each key's latest among them, for the current table.
-    marked = versions.transform(tf.mark_latest_version(key)).toArrow()
-    appended = ctx.tables.append(history, marked.drop_columns([tf.LATEST]), commit=step.commit)
+    marked = ctx.tables.materialize(versions.transform(tf.mark_latest_version(key)))
+    appended = ctx.tables.append(history, marked.drop([tf.LATEST]), commit=step.commit)
     if appended.skipped:  # a run before this one committed the versions and stopped before the current table
         committed = ctx.tables.read(history.name, where=_batch_range(step.done, step.available))
         latest: Frame = committed.transform(tf.latest_version(key))
     else:
-        latest = flagged(marked, tf.LATEST).drop_columns([tf.LATEST])
+        latest = marked.where_set(tf.LATEST).drop([tf.LATEST])
     ctx.tables.merge(current, latest, update_when="s.updated_at > t.updated_at", commit=step.commit)
+    marked.release()
     return step.finish(appended.rows)
 
 
@@ -213,11 +216,12 @@ def orders(ctx: RunContext) -> StepResult:
     new = new.persist(StorageLevel.MEMORY_AND_DISK)
     lines = tf.order_lines(new)
     headers = tf.order_headers(new, lines)
-    # One Spark pass brings back the lines and the orders together; Arrow splits them (the orders carry the flag).
-    both = tf.stack(lines, headers, "_order").toArrow()
+    # One Spark pass computes the lines and the orders together; they part where they are held (orders are flagged).
+    both = ctx.tables.materialize(tf.stack(lines, headers, "_order"))
     line_rows, header_rows = split(both, "_order", lines.columns, headers.columns)
     ctx.tables.append(ORDER_ITEMS, line_rows, commit=step.commit)
     inserted = ctx.tables.append(ORDERS, header_rows, commit=step.commit).rows
+    both.release()
     new.unpersist()
     return step.finish(inserted)
 
