@@ -53,7 +53,7 @@ def summary_table(results: Sequence[StepResult], title: str = "Run summary") -> 
             f"{r.rows_quarantined:,}",
             f"{r.rows_duplicate:,}",
             f"{r.seconds:.1f}",
-            r.status if r.status != "skipped" else "nothing new",
+            r.status if r.status != "skipped" else (r.notes[0] if r.notes else "nothing new"),
             style=style,
         )
     return table
@@ -82,7 +82,7 @@ class ConsoleListener:
 
     def finished(self, result: StepResult, index: int, total: int) -> None:
         if result.status == "skipped":
-            detail = "nothing new"
+            detail = result.notes[0] if result.notes else "nothing new"
         elif result.status == "failed":
             detail = f"[red]failed[/red]: {result.error}"
         else:

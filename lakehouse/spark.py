@@ -104,10 +104,31 @@ def jvm_options() -> str:
     return f"{JIT_OPTIONS} {class_archive_options()}".strip()
 
 
+def stack_config(settings: Settings) -> dict[str, str]:
+    """Return what Spark needs beyond the defaults for `settings`: s3a for an S3 warehouse, the Delta jars for
+    the delta-spark engine (local files from the stack's cache: a run downloads nothing)."""
+    conf = settings.s3.spark() if settings.is_s3 else {}
+    if settings.delta_engine == "delta-spark":
+        from lakehouse.delta_spark import session_config
+        from lakehouse.stack.artifacts import spark_jars
+
+        conf.update(session_config(spark_jars(Path(settings.cache_dir))))
+    return conf
+
+
+def use_s3(spark: SparkSession, settings: Settings) -> None:
+    """Point a running session's s3a file system at the settings' S3 (a session started for another warehouse)."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]  # py4j has no types
+    for key, value in settings.s3.spark().items():
+        hadoop.set(key.removeprefix("spark.hadoop."), value)
+
+
 def get_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession:
     """Return the active Spark session, creating it from `settings` on first use."""
     active = SparkSession.getActiveSession()
     if active is not None:
+        if settings.is_s3:
+            use_s3(active, settings)
         return active
     # Python workers must run the interpreter that has this package, also under spark-submit.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -132,6 +153,8 @@ def get_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession:
         .config("spark.buffer.pageSize", BUFFER_PAGE_SIZE)
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG} {jvm_options()}")
     )
+    for key, value in stack_config(settings).items():
+        builder = builder.config(key, value)
     # Under spark-submit the JVM is already running (its gateway port is in the environment) and the master and
     # memory come from the spark-submit command line; only choose them when this process starts Spark itself.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:

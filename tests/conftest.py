@@ -15,7 +15,12 @@ def spark():
     from lakehouse.settings import Settings
     from lakehouse.spark import get_spark
 
-    session = get_spark(Settings(spark_master="local[2]", spark_driver_memory="2g", spark_shuffle_partitions=2))
+    # With the Delta jars, so the stack's tests (delta-spark) share the session; the embedded tests' tables still
+    # use delta-rs, which their warehouses' settings choose.
+    settings = Settings(
+        spark_master="local[2]", spark_driver_memory="2g", spark_shuffle_partitions=2, delta_engine="delta-spark"
+    )
+    session = get_spark(settings)
     yield session
     session.stop()
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-
 import pytest
 from deltalake import DeltaTable
 
@@ -15,83 +12,20 @@ from lakehouse.pipeline import runner
 from lakehouse.pipeline.context import RunContext
 from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
+from tests.accounting import check_bronze, check_silver, rows, versions
 
 pytestmark = pytest.mark.e2e
-
-# Where each feed's accepted records end up in silver (one row per accepted record).
-SILVER_TABLE = {
-    "customers": "silver.customers_history",
-    "products": "silver.products_history",
-    "orders": "silver.orders",
-    "order_status": "silver.order_status_history",
-    "events": "silver.events",
-    "inventory": "silver.inventory_movements",
-}
-SILVER_FAULTS = ("missing_field", "wrong_type", "negative_value", "unknown_reference")
-
-
-def _rows(tables: Tables, name: str) -> int:
-    return tables.read(name).count()
-
-
-def _by_entity(tables: Tables, name: str) -> Counter:
-    return Counter({r["entity"]: r["count"] for r in tables.read(name).groupBy("entity").count().collect()})
-
-
-def _landing_records(warehouse: Warehouse) -> Counter:
-    """Count records in the landing files themselves: JSON lines, or CSV rows after the header."""
-    counts: Counter = Counter()
-    for entity in ENTITIES:
-        for day in warehouse.landing_days(entity.name):
-            for uri in warehouse.landing_files(entity.name, day):
-                lines = warehouse.read_bytes(uri).decode("utf-8").splitlines()
-                counts[entity.name] += len(lines) - (1 if entity.format == "csv" else 0)
-    return counts
-
-
-def _manifest_totals(warehouse: Warehouse) -> dict[str, Counter]:
-    totals: dict[str, Counter] = {e.name: Counter() for e in ENTITIES}
-    for day in warehouse.landing_days("events"):
-        manifest = json.loads(warehouse.read_bytes(warehouse.generator_dir("manifests", f"{day:%Y%m%d}.json")))
-        for entity, report in manifest["entities"].items():
-            totals[entity]["clean"] += report["clean_records"]
-            totals[entity].update(report["faults"])
-    return totals
-
-
-def _versions(tables: Tables) -> dict[str, int | None]:
-    return {name: tables.version(name) for name in tables.names()}
 
 
 def test_every_landing_record_is_in_bronze_or_its_quarantine(shop):
     warehouse, tables, _ = shop
-    landing = _landing_records(warehouse)
-    quarantined = _by_entity(tables, "bronze.quarantine")
-    manifest = _manifest_totals(warehouse)
-    for entity in ENTITIES:
-        bronze_rows = _rows(tables, f"bronze.{entity.name}")
-        assert bronze_rows + quarantined[entity.name] == landing[entity.name], entity.name
-        assert quarantined[entity.name] == manifest[entity.name]["malformed"], entity.name
-    assert sum(quarantined.values()) > 0, "the dirty rate should have produced malformed lines"
+    check_bronze(warehouse, tables)
 
 
 def test_every_bronze_row_is_in_silver_its_quarantine_or_counted_as_duplicate(shop):
     warehouse, tables, _ = shop
-    quarantined = _by_entity(tables, "silver.quarantine")
-    # Duplicates of every run so far (other tests add days to the shop), as each silver step recorded them.
-    audit = (
-        tables.read("ops.run_audit").where("layer = 'silver' and status = 'ok'").groupBy("step").sum("rows_duplicate")
-    )
-    duplicates = Counter({r["step"].split(".", 1)[1]: r["sum(rows_duplicate)"] for r in audit.collect()})
-    manifest = _manifest_totals(warehouse)
-    for entity in ENTITIES:
-        bronze_rows = _rows(tables, f"bronze.{entity.name}")
-        silver_rows = _rows(tables, SILVER_TABLE[entity.name])
-        assert bronze_rows == silver_rows + quarantined[entity.name] + duplicates[entity.name], entity.name
-        # ...and each count is what the generator says it put there.
-        assert silver_rows == manifest[entity.name]["clean"], entity.name
-        assert quarantined[entity.name] == sum(manifest[entity.name][k] for k in SILVER_FAULTS), entity.name
-        assert duplicates[entity.name] == manifest[entity.name]["duplicate"], entity.name
+    # Other tests add days to the shop: the audit's duplicates cover every run so far.
+    check_silver(warehouse, tables)
 
 
 def test_quarantined_records_say_which_rule_they_broke_and_where_they_came_from(shop):
@@ -132,15 +66,15 @@ def test_gold_covers_every_day_with_events(shop):
 
 def test_a_second_run_with_nothing_new_changes_no_table(shop):
     _, tables, _ = shop
-    before = _versions(tables)
+    before = versions(tables)
     again = runner.run(RunContext(tables))
     assert all(r.status == "skipped" for r in again)
-    assert _versions(tables) == before
+    assert versions(tables) == before
 
 
 def test_one_more_day_is_processed_alone(shop):
     warehouse, tables, _ = shop
-    audit_before = _rows(tables, "ops.run_audit")
+    audit_before = rows(tables, "ops.run_audit")
     new_day = generate(warehouse, 1, progress=False).days[0]
     batch = int(f"{new_day:%Y%m%d}")
     results = runner.run(RunContext(tables))
@@ -153,7 +87,7 @@ def test_one_more_day_is_processed_alone(shop):
         for u in warehouse.landing_files(e.name, new_day)
     )
     assert sum(r.rows_in for r in bronze) == landing_that_day
-    assert _rows(tables, "ops.run_audit") == audit_before + len(results)
+    assert rows(tables, "ops.run_audit") == audit_before + len(results)
     # The accounting still holds over all four days.
     test_every_landing_record_is_in_bronze_or_its_quarantine(shop)
 

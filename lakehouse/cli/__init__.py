@@ -8,7 +8,7 @@ import click
 
 from lakehouse.errors import PipelineError, UserError
 
-SUBCOMMANDS = ("generate", "run", "sql", "status", "dbt", "superset", "maintain", "bench")
+SUBCOMMANDS = ("generate", "run", "sql", "status", "dbt", "superset", "maintain", "bench", "stack")
 
 
 class _Group(click.Group):

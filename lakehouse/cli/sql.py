@@ -1,4 +1,4 @@
-"""`lakehouse sql`: Trino-dialect SQL over the Delta tables, on the embedded engine (DuckDB)."""
+"""`lakehouse sql`: Trino SQL over the Delta tables: sent to Trino in the stack, answered by DuckDB embedded."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from rich.table import Table
 
 from lakehouse.report import console
 from lakehouse.settings import load_settings
-from lakehouse.sql import SqlEngine
 from lakehouse.warehouse import Warehouse
 
 
@@ -22,16 +21,30 @@ def _text(value: object) -> str:
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--max-rows", type=int, default=200, show_default=True, help="Rows shown as a table (csv/json: all).")
-@click.option("--show-sql", is_flag=True, help="Also print the DuckDB SQL the query was translated to.")
+@click.option("--show-sql", is_flag=True, help="Embedded: also print the DuckDB SQL the query was translated to.")
 def command(query: str, fmt: str, max_rows: int, show_sql: bool) -> None:
-    """Run QUERY (Trino SQL, e.g. "select count(*) from silver.orders") and print the rows."""
-    warehouse = Warehouse(load_settings())
-    warehouse.require_exists()
-    result = SqlEngine(warehouse).query(query)
-    if show_sql:
-        console.print(f"[dim]-- duckdb\n{result.duckdb_sql}[/dim]")
-    rows = result.table.to_pylist()
-    names = result.table.column_names
+    """Run QUERY (Trino SQL, e.g. "select count(*) from silver.orders") and print the rows.
+
+    In the stack (LAKEHOUSE_ENV=stack) the query goes to Trino unchanged; embedded, DuckDB answers it.
+    """
+    settings = load_settings()
+    if settings.is_stack:
+        from lakehouse.trino import connected
+
+        with connected(settings) as client:
+            answer = client.query(query)
+        table, seconds = answer.table, answer.seconds
+    else:
+        from lakehouse.sql import SqlEngine
+
+        warehouse = Warehouse(settings)
+        warehouse.require_exists()
+        result = SqlEngine(warehouse).query(query)
+        if show_sql:
+            console.print(f"[dim]-- duckdb\n{result.duckdb_sql}[/dim]")
+        table, seconds = result.table, result.seconds
+    rows = table.to_pylist()
+    names = table.column_names
     if fmt == "csv":
         import csv
 
@@ -47,4 +60,4 @@ def command(query: str, fmt: str, max_rows: int, show_sql: bool) -> None:
             table.add_row(*(_text(row[n]) for n in names))
         console.print(table)
         shown = f"{min(len(rows), max_rows):,} of {len(rows):,}" if len(rows) > max_rows else f"{len(rows):,}"
-        console.print(f"[dim]{shown} rows in {result.seconds:.2f}s[/dim]")
+        console.print(f"[dim]{shown} rows in {seconds:.2f}s[/dim]")

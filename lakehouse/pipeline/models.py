@@ -71,6 +71,11 @@ def publish(ctx: RunContext) -> dict[str, int]:
 def build(ctx: RunContext) -> StepResult:
     """Check source freshness, then `dbt build` (models and their tests), when the Spark layers have new batches."""
     result = StepResult(step="dbt.build", table="dbt models")
+    if ctx.warehouse.settings.is_stack:
+        # dbt-trino on the stack's Trino is the next piece of work; until then the run says so instead of faking it.
+        result.status = "skipped"
+        result.notes.append("not run on the stack (dbt-trino is not wired in yet)")
+        return result
     done = built_batch(ctx)
     available = ctx.tables.least_watermark(INPUTS)
     if available <= done:

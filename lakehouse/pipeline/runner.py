@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from lakehouse.bi.paths import clear_chart_cache
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.pipeline import audit, bronze, gold, models, silver
 from lakehouse.pipeline.context import RunContext, StepResult
+from lakehouse.pipeline.publish import refresh_dashboards, register_in_sql_engine
 
 Step = Callable[[RunContext], StepResult]
 LAYERS = ("bronze", "silver", "gold", "dbt")
@@ -181,11 +181,12 @@ def run(
             record()
         ordered = [results[s.name] for s in plan if s.name in results]
         if any(r.status != "skipped" for r in ordered):
-            clear_chart_cache(ctx.warehouse)  # dashboards answer from the new data from now on
+            refresh_dashboards(ctx)
     if failed:
         first = failed[0]
         log = _write_log(ctx, failed)
         raise PipelineError(f"step {first.step} failed: {_first_line(first.error or '')} (details: {log})")
+    register_in_sql_engine(ctx)  # after a failure, the next run registers what this one wrote
     return ordered
 
 

@@ -1,0 +1,366 @@
+"""Delta through delta-spark: Spark writes and commits the tables itself, so no write funnels data through the driver.
+
+The stack's Delta engine (`LAKEHOUSE_DELTA_ENGINE=delta-spark`). Every write, merge, read and query is a Spark job
+over the table, with the Delta jars on the session (`session_config`). Questions about a table's log (does it
+exist, its version, an app's last batch, its history) are answered by delta-rs from the log Spark wrote: it reads
+these tables (protocol 1/2, classic checkpoints) and answers in milliseconds, where Spark would plan a job.
+
+Idempotence works as in `DeltaRsEngine`: a write carrying `Commit(app_id, version)` is skipped when the app has
+committed that batch (or a later one); otherwise the data and the application-transaction marker land in one Delta
+commit. Writes pass the marker as the `txnAppId` / `txnVersion` writer options. A merge has no such options: Delta
+takes its marker from the session confs `spark.databricks.delta.write.txnAppId` / `txnVersion`, which every write
+without options also reads; so a merge sets them on a session of its own (`newSession`: same SparkContext, its own
+SQL confs), never on the session the pipeline's threads share.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+from delta.tables import DeltaTable as SparkDeltaTable
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.errors import PipelineError
+from lakehouse.rows import ArrowRows, Rows, SparkRows
+from lakehouse.tables import TABLE_CONFIGURATION, Commit, DeltaRsEngine, Frame, TableSpec, WriteResult
+from lakehouse.warehouse import Warehouse
+
+# Session confs Delta reads a merge's idempotence marker from (a merge takes no writer options).
+TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+
+# Spark error conditions of a write whose data does not fit the table's column types.
+UNFIT_CONDITIONS = ("CAST_", "NUMERIC_VALUE_OUT_OF_RANGE", "DELTA_FAILED_TO_MERGE_FIELDS")
+
+# Delta rebuilds a table's state (its files, their stats) with a shuffle over this many partitions; its default of
+# 50 makes every look at a small table 50 tasks on a machine with a few cores.
+SNAPSHOT_PARTITIONS = 4
+
+
+def session_config(jars: Sequence[str], *, snapshot_partitions: int = SNAPSHOT_PARTITIONS) -> dict[str, str]:
+    """Return the Spark confs the Delta engine needs, with `jars` (local paths: nothing is fetched at run time).
+
+    Tables Spark creates by any route (this engine, SQL in a job) default to the table layer's settings: deletion
+    vectors off, so delta-rs, DuckDB and Trino read them, and a checkpoint every few commits.
+    """
+    prefix = "spark.databricks.delta.properties.defaults."
+    defaults = {prefix + key.removeprefix("delta."): value for key, value in TABLE_CONFIGURATION.items()}
+    return {
+        "spark.jars": ",".join(jars),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        **defaults,
+        "spark.databricks.delta.snapshotPartitions": str(snapshot_partitions),
+    }
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _number(value: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _plain_types(rows: pa.Table) -> pa.Table:
+    """Return `rows` with large and view string/binary columns as plain ones, as the delta-rs engine answers."""
+    plain = {
+        pa.large_string(): pa.string(),
+        pa.string_view(): pa.string(),
+        pa.large_binary(): pa.binary(),
+        pa.binary_view(): pa.binary(),
+    }
+    if not any(f.type in plain for f in rows.schema):
+        return rows
+    return rows.cast(pa.schema([f.with_type(plain.get(f.type, f.type)) for f in rows.schema]))
+
+
+_LEADING_WITH = re.compile(r"^\s*with\s+", re.IGNORECASE)
+
+
+def _quote_path(path: str) -> str:
+    return "delta.`" + path.replace("`", "``") + "`"
+
+
+def _created_meanwhile(exc: Exception) -> bool:
+    """Return whether a table creation failed because another writer of this process created the table first."""
+    conditions = ("DELTA_PROTOCOL_CHANGED", "DELTA_TABLE_ALREADY_EXISTS", "TABLE_OR_VIEW_ALREADY_EXISTS")
+    return any(condition in str(exc) for condition in conditions)
+
+
+class DeltaSparkEngine:
+    """Delta through delta-spark: Spark writes, merges, reads and queries; delta-rs reads the log."""
+
+    def __init__(self, spark: SparkSession, warehouse: Warehouse):
+        if spark is None:
+            raise PipelineError("the delta-spark engine needs a Spark session with the Delta jars")
+        self.spark = spark
+        self.warehouse = warehouse
+        # Log questions, and its cache of table states, which every write here invalidates.
+        self.log = DeltaRsEngine(None, warehouse)
+
+    # -- the log, through delta-rs --------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.log.refresh()
+
+    def exists(self, uri: str) -> bool:
+        return self.log.exists(uri)
+
+    def version(self, uri: str) -> int | None:
+        return self.log.version(uri)
+
+    def app_version(self, uri: str, app_id: str) -> int | None:
+        return self.log.app_version(uri, app_id)
+
+    def history(self, uri: str, limit: int | None = None) -> list[dict[str, Any]]:
+        return self.log.history(uri, limit)
+
+    def _already_done(self, uri: str, commit: Commit | None) -> bool:
+        if commit is None:
+            return False
+        done = self.app_version(uri, commit.app_id)
+        return done is not None and done >= commit.version
+
+    def _last_commit(self, uri: str) -> tuple[int | None, dict[str, Any]]:
+        """Return the table's version and the metrics of its last commit (the engine's own: one writer per table)."""
+        last = self.history(uri, 1)
+        if not last:
+            return None, {}
+        metrics = {_snake(k): _number(v) for k, v in (last[0].get("operationMetrics") or {}).items()}
+        return last[0].get("version", self.version(uri)), metrics
+
+    # -- Spark ------------------------------------------------------------------------------------------------------
+    def _path(self, uri: str) -> str:
+        return self.warehouse.spark_uri(uri)
+
+    def _session(self, **confs: str) -> SparkSession:
+        """Return a session of its own for one command: the shared session's SQL confs plus `confs`.
+
+        Delta reads some settings of a command (a merge's marker, vacuum's retention check) from session confs;
+        set on the shared session they would reach every write other threads make meanwhile.
+        """
+        session = self.spark.newSession()
+        inherited = self.spark.conf.getAll
+        own = session.conf.getAll
+        for key, value in {**inherited, **confs}.items():
+            if own.get(key) != value:
+                session.conf.set(key, value)
+        return session
+
+    def _frame(self, df: Frame) -> DataFrame:
+        if isinstance(df, pa.Table):
+            return self.spark.createDataFrame(df)
+        if isinstance(df, ArrowRows | SparkRows):
+            return df.frame(self.spark)
+        return df
+
+    def materialize(self, df: DataFrame) -> Rows:
+        """Keep `df`'s rows in Spark's cache (computed once, on the executors): the writes read them from there."""
+        return SparkRows(df)
+
+    def rows(self, uri: str, sql: str) -> Rows:
+        """Answer `sql` about the table (named `t`) as rows kept by Spark, never collected to the driver."""
+        return SparkRows(self._statement(uri, sql))
+
+    def _conform(self, uri: str, frame: DataFrame) -> DataFrame:
+        """Return `frame` in the table's column order and types, or raise when its columns differ from the table's."""
+        target = self.spark.read.format("delta").load(self._path(uri)).schema
+        names = frame.columns
+        missing = [f.name for f in target.fields if f.name not in names]
+        extra = [n for n in names if n not in target.fieldNames()]
+        if missing or extra:
+            raise PipelineError(
+                f"schema of {uri} does not match the data: missing {missing or 'none'}, new {extra or 'none'}; "
+                "a schema change needs a migration (or drop the table and re-run)"
+            )
+        current = {f.name: f.dataType for f in frame.schema.fields}
+        return frame.select(
+            *(
+                frame[f.name] if current[f.name] == f.dataType else frame[f.name].cast(f.dataType).alias(f.name)
+                for f in target.fields
+            )
+        )
+
+    @contextmanager
+    def _writing(self, uri: str) -> Iterator[None]:
+        """Run a write to `uri`: drop the log cache's copy around it; data that does not fit raises a PipelineError."""
+        with self.log._writing(uri):
+            try:
+                yield
+            except PySparkException as exc:
+                if (exc.getCondition() or "").startswith(UNFIT_CONDITIONS):
+                    raise PipelineError(f"data does not fit the schema of {uri}: {exc}") from exc
+                raise
+
+    def read(self, uri: str, *, version: int | None = None, where: str | None = None) -> DataFrame:
+        if not self.exists(uri):
+            raise PipelineError(f"no Delta table at {uri}")
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        frame = reader.load(self._path(uri))
+        return frame.where(where) if where else frame
+
+    def query(self, uri: str, sql: str) -> pa.Table:
+        """Answer `sql` (Spark SQL; the table is `t`) with Spark, returning the rows as Arrow.
+
+        `t` is bound by a common table expression put in front of the statement, so nothing is registered in the
+        shared session's catalog (threads may ask at the same time).
+        """
+        return _plain_types(self._statement(uri, sql).toArrow())
+
+    def _statement(self, uri: str, sql: str) -> DataFrame:
+        if not self.exists(uri):
+            raise PipelineError(f"no Delta table at {uri}")
+        source = f"t as (select * from {_quote_path(self._path(uri))})"
+        leading = _LEADING_WITH.match(sql)
+        statement = f"with {source}, {sql[leading.end() :]}" if leading else f"with {source} {sql}"
+        return self.spark.sql(statement)
+
+    def write(
+        self,
+        spec: TableSpec,
+        uri: str,
+        df: Frame,
+        *,
+        mode: str,
+        predicate: str | None,
+        commit: Commit | None,
+        replace_schema: bool = False,
+    ) -> WriteResult:
+        if mode not in ("append", "overwrite"):
+            raise PipelineError(f"cannot write {spec.name} in mode {mode!r}: use append or overwrite")
+        if self._already_done(uri, commit):
+            return WriteResult(spec.name, 0, self.version(uri), skipped=True)
+        frame = self._frame(df)
+        creating = not self.exists(uri)
+        if replace_schema and not creating and (mode != "overwrite" or predicate):
+            raise PipelineError(
+                f"replacing the schema of {spec.name} replaces the whole table: overwrite, no predicate"
+            )
+        path = self._path(uri)
+        raced = False
+        with self._writing(uri):
+            if creating or replace_schema:
+                # Creating (or replacing) through the table catalog is the one write that also records the
+                # description, the partitioning and the table properties, in the same commit as the data.
+                writer = frame.writeTo(_quote_path(path)).using("delta").tableProperty("comment", spec.description)
+                for key, value in TABLE_CONFIGURATION.items():
+                    writer = writer.tableProperty(key, value)
+                if spec.partition_by:
+                    writer = writer.partitionedBy(*(frame[c] for c in spec.partition_by))
+                if commit is not None:
+                    writer = writer.option("txnAppId", commit.app_id).option("txnVersion", str(commit.version))
+                if creating:
+                    try:
+                        writer.create()
+                    except Exception as exc:  # another step created the table a moment before (a shared one)
+                        if not _created_meanwhile(exc):
+                            raise
+                        raced = True
+                else:
+                    writer.createOrReplace()
+            else:
+                writer = self._conform(uri, frame).write.format("delta").mode(mode)
+                if predicate:
+                    writer = writer.option("replaceWhere", predicate)
+                if commit is not None:
+                    writer = writer.option("txnAppId", commit.app_id).option("txnVersion", str(commit.version))
+                writer.save(path)
+        if raced:  # it exists now: write into it as any later write does
+            return self.write(spec, uri, df, mode=mode, predicate=predicate, commit=commit)
+        version, metrics = self._last_commit(uri)
+        return WriteResult(spec.name, int(metrics.get("num_output_rows", 0)), version)
+
+    def merge(
+        self,
+        spec: TableSpec,
+        uri: str,
+        df: Frame,
+        *,
+        on: Sequence[str],
+        update_when: str | None,
+        insert_only: bool,
+        commit: Commit | None,
+    ) -> WriteResult:
+        if self._already_done(uri, commit):
+            return WriteResult(spec.name, 0, self.version(uri), skipped=True)
+        if not self.exists(uri):
+            return self.write(spec, uri, df, mode="append", predicate=None, commit=commit)
+        if not isinstance(df, DataFrame) and df.num_rows == 0:  # nothing to upsert, but the marker must be recorded
+            return self.write(spec, uri, df, mode="append", predicate=None, commit=commit)
+        source = self._conform(uri, self._frame(df))
+        condition = " and ".join(f"t.`{k}` = s.`{k}`" for k in on)
+        pruning = self._partition_pruning(spec, df, on)
+        if pruning:
+            condition = f"{condition} and {pruning}"
+        confs = {TXN_APP_ID: commit.app_id, TXN_VERSION: str(commit.version)} if commit is not None else {}
+        session = self._session(**confs)
+        target = SparkDeltaTable.forPath(session, self._path(uri)).alias("t")
+        with self._writing(uri):
+            merger = target.merge(source.alias("s"), condition)
+            if not insert_only:
+                merger = merger.whenMatchedUpdateAll(condition=update_when)
+            done = merger.whenNotMatchedInsertAll().execute().collect()
+        if not done:  # Delta found the marker in the log itself (a write this engine's cache had not seen)
+            return WriteResult(spec.name, 0, self.version(uri), skipped=True)
+        version, metrics = self._last_commit(uri)
+        return WriteResult(spec.name, int(metrics.get("num_source_rows", 0)), version, metrics=metrics)
+
+    def _partition_pruning(self, spec: TableSpec, df: Frame, on: Sequence[str]) -> str | None:
+        """Return a condition on the target's partition keys that names the data's values (Arrow rows only).
+
+        A merge reads only the target files its condition's target-only terms leave; rows already on the driver
+        name their partitions for free, where a DataFrame would be computed once more to find them.
+        """
+        if isinstance(df, ArrowRows):
+            df = df.table
+        if not isinstance(df, pa.Table):
+            return None
+        from lakehouse.tables import sql_in
+
+        terms = []
+        for key in on:
+            if key in spec.partition_by:
+                values = sorted(v for v in df.column(key).unique().to_pylist() if v is not None)
+                terms.append(sql_in(f"t.`{key}`", values))
+        return " and ".join(terms) or None
+
+    def optimize(self, uri: str) -> dict[str, Any]:
+        if not self.exists(uri):
+            return {}
+        path = self._path(uri)
+        with self._writing(uri):
+            table = self.log._table(uri)
+            settings = table.metadata().configuration if table else {}
+            outdated = {k: v for k, v in TABLE_CONFIGURATION.items() if settings.get(k) != v}
+            if outdated:  # a table made before a setting was added (the checkpoint interval) gets it here
+                assignments = ", ".join(f"'{k}' = '{v}'" for k, v in outdated.items())
+                self.spark.sql(f"alter table {_quote_path(path)} set tblproperties ({assignments})")
+            rows = SparkDeltaTable.forPath(self.spark, path).optimize().executeCompaction().collect()
+        return rows[0]["metrics"].asDict(recursive=True) if rows else {}
+
+    def vacuum(self, uri: str, retention_hours: int) -> list[str]:
+        """Delete files no version within `retention_hours` needs; return the paths deleted (files and folders)."""
+        if not self.exists(uri):
+            return []
+        # Vacuum lists the table's folders in a job of `parallelPartitionDiscovery.parallelism` tasks (Spark's
+        # default: 10,000, ~2 minutes on two cores for a small table); the cores at hand are enough.
+        listing = str(self.spark.sparkContext.defaultParallelism)
+        session = self._session(**{RETENTION_CHECK: "false", LISTING_PARALLELISM: listing})
+        statement = f"vacuum {_quote_path(self._path(uri))} retain {int(retention_hours)} hours"
+        with self._writing(uri):
+            doomed = [row[0] for row in session.sql(f"{statement} dry run").collect()]
+            if doomed:
+                session.sql(statement).collect()
+        return doomed

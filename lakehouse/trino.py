@@ -1,0 +1,140 @@
+"""Trino in the stack: the `lakehouse` catalog over the warehouse's Delta tables.
+
+The pipeline writes Delta tables to S3; Trino finds them through its file metastore once each is registered
+(`system.register_table`), which `register_tables` does after a run for every table Trino does not know yet.
+Registering is idempotent: a known table is left alone, and Trino reads each table's newest version by itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+
+from lakehouse.errors import UserError
+from lakehouse.settings import Settings
+from lakehouse.warehouse import LAYERS, Warehouse
+
+CATALOG = "lakehouse"
+# The pipeline's own identity in Trino (the local stack listens on 127.0.0.1 only and authenticates nobody).
+PIPELINE_USER = "lakehouse"
+
+
+@dataclass
+class TrinoResult:
+    """Rows of a query, the SQL Trino ran, and the time taken."""
+
+    table: pa.Table
+    sql: str
+    seconds: float
+
+
+class Trino:
+    """A connection to the stack's Trino, in the `lakehouse` catalog."""
+
+    def __init__(self, settings: Settings, user: str = PIPELINE_USER):
+        import trino
+
+        parts = urlsplit(settings.trino_url)
+        self.url = settings.trino_url
+        self._connection = trino.dbapi.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (443 if parts.scheme == "https" else 8080),
+            http_scheme=parts.scheme or "http",
+            user=user,
+            catalog=CATALOG,
+            request_timeout=300,
+        )
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def execute(self, sql: str) -> list[tuple]:
+        """Run one statement and return its rows; a Trino error becomes a UserError with Trino's own message."""
+        import trino
+
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+        except trino.exceptions.TrinoUserError as exc:
+            raise UserError(f"Trino: {exc.error_name}: {exc.message}") from None
+        except (trino.exceptions.TrinoConnectionError, OSError) as exc:
+            raise UserError(f"cannot reach Trino at {self.url} ({exc}): start it with `lakehouse stack up`") from None
+        finally:
+            cursor.close()
+
+    def query(self, sql: str) -> TrinoResult:
+        """Run a query and return its rows as Arrow (column types as Trino reports them, values as Python gives)."""
+        import trino
+
+        clock = time.perf_counter()
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+            names = [d[0] for d in cursor.description or []]
+        except trino.exceptions.TrinoUserError as exc:
+            raise UserError(f"query failed: {exc.error_name}: {exc.message}") from None
+        except (trino.exceptions.TrinoConnectionError, OSError) as exc:
+            raise UserError(f"cannot reach Trino at {self.url} ({exc}): start it with `lakehouse stack up`") from None
+        finally:
+            cursor.close()
+        columns = {name: [row[i] for row in rows] for i, name in enumerate(_unique(names))}
+        return TrinoResult(pa.table(columns) if names else pa.table({}), sql, time.perf_counter() - clock)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Return column names made unique (Trino allows `select 1, 1`; an Arrow table does not)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+@contextmanager
+def connected(settings: Settings, user: str = PIPELINE_USER) -> Iterator[Trino]:
+    client = Trino(settings, user)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def create_schemas(client: Trino, warehouse: Warehouse) -> None:
+    """Create the layers' schemas, each located at its folder of the warehouse (once; later calls change nothing)."""
+    for layer in LAYERS:
+        client.execute(f"create schema if not exists {CATALOG}.{layer} with (location = '{warehouse.uri(layer)}')")
+
+
+def registered(client: Trino) -> set[str]:
+    """Return the tables Trino knows in the layers' schemas, as `layer.table`."""
+    layers = ", ".join(f"'{layer}'" for layer in LAYERS)
+    rows = client.execute(
+        f"select table_schema, table_name from {CATALOG}.information_schema.tables where table_schema in ({layers})"
+    )
+    return {f"{schema}.{table}" for schema, table in rows}
+
+
+def register_tables(settings: Settings, warehouse: Warehouse) -> list[str]:
+    """Register every Delta table of the warehouse that Trino does not know yet; return the ones registered."""
+    with connected(settings) as client:
+        create_schemas(client, warehouse)
+        known = registered(client)
+        added = []
+        for name in warehouse.tables():
+            if name in known:
+                continue
+            layer, table = name.split(".", 1)
+            client.execute(
+                f"call {CATALOG}.system.register_table(schema_name => '{layer}', table_name => '{table}', "
+                f"table_location => '{warehouse.table_uri(name)}')"
+            )
+            added.append(name)
+    return added

@@ -1,0 +1,90 @@
+"""The whole pipeline on the stack: delta-spark writing to a real S3 server, every table served by a real Trino."""
+
+from __future__ import annotations
+
+import pytest
+from deltalake import DeltaTable
+
+from generator import generate
+from lakehouse.pipeline import runner
+from lakehouse.pipeline.context import RunContext
+from lakehouse.settings import Settings
+from lakehouse.spark import use_s3
+from lakehouse.tables import Tables
+from lakehouse.trino import connected
+from lakehouse.warehouse import Warehouse
+from tests.accounting import check_bronze, check_silver, versions
+from tests.conftest import SHOP_SCALE
+
+pytestmark = [pytest.mark.stack, pytest.mark.e2e]
+
+SPARK_LAYERS = ("bronze", "silver", "gold")
+DAYS = 3
+
+
+@pytest.fixture(scope="module")
+def stack_shop(spark, stack_settings):
+    """Return (warehouse, tables, results) for the test shop taken through the Spark layers on the stack."""
+    use_s3(spark, stack_settings)
+    warehouse = Warehouse(stack_settings)
+    generate(warehouse, DAYS, progress=False, **SHOP_SCALE)
+    tables = Tables(warehouse, spark)
+    results = runner.run(RunContext(tables), runner.LAYERS)
+    return warehouse, tables, results
+
+
+@pytest.fixture(scope="module")
+def reference(spark, tmp_path_factory):
+    """Return the embedded run's tables for the same shop (same seed, same days): the answers the stack must give."""
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("reference"))))
+    generate(warehouse, DAYS, progress=False, **SHOP_SCALE)
+    tables = Tables(warehouse, spark)
+    runner.run(RunContext(tables), SPARK_LAYERS)
+    return tables
+
+
+def test_the_stack_writes_with_delta_spark_and_says_dbt_did_not_run(stack_shop):
+    _, tables, results = stack_shop
+    assert type(tables.engine).__name__ == "DeltaSparkEngine"
+    dbt = [r for r in results if r.step == "dbt.build"]
+    assert dbt and dbt[0].status == "skipped" and "not run on the stack" in dbt[0].notes[0]
+    spark_steps = [r for r in results if not r.step.startswith("dbt.")]
+    assert all(r.status == "ok" for r in spark_steps), [r.error for r in spark_steps if r.error]
+
+
+def test_every_landing_record_is_accounted_for_on_the_stack(stack_shop):
+    warehouse, tables, _ = stack_shop
+    check_bronze(warehouse, tables)
+    check_silver(warehouse, tables)
+
+
+def test_trino_serves_every_table_with_the_rows_of_the_embedded_run(stack_shop, stack_settings, reference):
+    warehouse, _, _ = stack_shop
+    written = warehouse.tables()
+    assert set(written) == set(reference.names())
+    with connected(stack_settings) as trino:
+        counts = {name: trino.execute(f"select count(*) from lakehouse.{name}")[0][0] for name in written}
+    expected = {name: _count(reference, name) for name in written}
+    assert counts == expected
+
+
+@pytest.mark.parametrize(("name", "column"), [("silver.orders", "net_amount"), ("gold.sessions", "page_views")])
+def test_trino_sums_equal_what_delta_rs_reads(stack_shop, stack_settings, name, column):
+    warehouse, _, _ = stack_shop
+    with connected(stack_settings) as trino:
+        by_trino = trino.execute(f"select sum({column}) from lakehouse.{name}")[0][0]
+    table = DeltaTable(warehouse.table_uri(name), storage_options=stack_settings.storage_options())
+    values = table.to_pyarrow_table(columns=[column]).column(column).to_pylist()
+    assert by_trino == sum(v for v in values if v is not None)
+
+
+def test_a_second_run_on_the_stack_commits_nothing(stack_shop):
+    _, tables, _ = stack_shop
+    before = versions(tables)
+    again = runner.run(RunContext(tables), runner.LAYERS)
+    assert all(r.status == "skipped" for r in again)
+    assert versions(tables) == before
+
+
+def _count(tables: Tables, name: str) -> int:
+    return DeltaTable(tables.uri(name)).count()
