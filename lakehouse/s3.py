@@ -54,6 +54,9 @@ class S3:
             options["AWS_SECRET_ACCESS_KEY"] = self.secret_key
         # Commits are conditional puts (If-None-Match), so two writers can never both take one log version.
         options["AWS_CONDITIONAL_PUT"] = "etag"
+        # A server that is down fails a call within seconds instead of after object_store's 3 minutes of retries.
+        options["max_retries"] = "3"
+        options["retry_timeout"] = "20s"
         return options
 
     def pyarrow(self) -> pafs.S3FileSystem:
@@ -95,6 +98,12 @@ class S3:
             # Delta writes its log itself (one writer per table); s3a's own checks of "directory" markers only
             # cost requests.
             f"{prefix}directory.marker.retention": "keep",
+            # An unreachable server fails a call within seconds, not after minutes of retries with back-off
+            # (Hadoop's 7 retries × the SDK's own attempts).
+            f"{prefix}retry.limit": "2",
+            f"{prefix}retry.interval": "500ms",
+            f"{prefix}attempts.maximum": "2",
+            f"{prefix}connection.establish.timeout": "5s",
         }
         if self.endpoint:
             conf[f"{prefix}endpoint"] = self.endpoint

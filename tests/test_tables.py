@@ -15,9 +15,10 @@ from lakehouse.warehouse import Warehouse
 SPEC = TableSpec("silver.things", "Things for tests.", keys=("id",), partition_by=("day",))
 
 
-@pytest.fixture
-def tables(spark, tmp_path):
-    return Tables(Warehouse(Settings(warehouse=str(tmp_path))), spark)
+@pytest.fixture(params=["delta-rs", "delta-spark"])
+def tables(spark, tmp_path, request):
+    """Tables of a fresh warehouse, written by each Delta engine in turn: both must behave the same."""
+    return Tables(Warehouse(Settings(warehouse=str(tmp_path), delta_engine=request.param)), spark)
 
 
 def _frame(spark, rows):

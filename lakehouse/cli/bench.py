@@ -10,8 +10,18 @@ import click
 @click.option("--events-per-day", type=int, default=None, help="Scale (default: the generator's default).")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Where to build the bench warehouse.")
 @click.option("--keep", is_flag=True, help="Keep the bench warehouse afterwards.")
-def command(days: int, events_per_day: int | None, workdir: str | None, keep: bool) -> None:
-    """Generator rows/s (and the speed-up over a per-row Faker loop), full run and one more day."""
+@click.option("--stack", is_flag=True, help="Measure the stack (starting it if needed) beside the embedded run.")
+def command(days: int, events_per_day: int | None, workdir: str | None, keep: bool, stack: bool) -> None:
+    """Generator rows/s (and the speed-up over a per-row Faker loop), full run and one more day.
+
+    With --stack: the Spark layers embedded and on the stack for the same shop, the driver's heap on a shop three
+    times the size, and Trino's start and count(*) per table.
+    """
+    if stack:
+        from lakehouse.bench_stack import run_stack_bench
+
+        run_stack_bench(days=days, events_per_day=events_per_day)
+        return
     from lakehouse.bench import run_bench
 
     run_bench(days=days, events_per_day=events_per_day, workdir=workdir, keep=keep)

@@ -9,6 +9,7 @@ the step.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 import traceback
@@ -17,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
@@ -146,7 +148,10 @@ def run(
     unrecorded: list[StepResult] = []
 
     def record() -> None:
-        audit.record(ctx, unrecorded)
+        try:
+            audit.record(ctx, unrecorded)
+        except Exception as exc:  # storage gone away, say: the steps' own commits stand, the next run goes on
+            raise PipelineError(f"recording the run in {audit.RUN_AUDIT.name} failed: {_first_line(str(exc))}") from exc
         unrecorded.clear()
 
     workers = max(1, parallelism)
@@ -191,10 +196,15 @@ def run(
 
 
 def _write_log(ctx: RunContext, failed: Sequence[StepResult]) -> str:
-    """Write the failed steps' tracebacks under the warehouse and return where."""
+    """Write the failed steps' tracebacks under the warehouse (or, if it cannot be reached, a local temp file)."""
     uri = ctx.warehouse.uri("_lakehouse", "logs", f"run-{ctx.run_id}.log")
-    text = "\n\n".join(f"step {r.step} failed\n{r.trace or r.error}" for r in failed)
-    ctx.warehouse.write_bytes(uri, text.encode("utf-8"))
+    text = "\n\n".join(f"step {r.step} failed\n{r.trace or r.error}" for r in failed).encode("utf-8")
+    try:
+        ctx.warehouse.write_bytes(uri, text)
+    except OSError:
+        local = Path(tempfile.gettempdir()) / f"lakehouse-run-{ctx.run_id}.log"
+        local.write_bytes(text)
+        return str(local)
     return uri
 
 

@@ -139,16 +139,35 @@ def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
     ]
 
     def make_bucket() -> None:
+        """Create the bucket, then write and read an object: after a restart the volumes need a moment to serve."""
         fs = settings.s3.pyarrow()
         bucket = settings.bucket or "lakehouse"
-        fs.create_dir(bucket)
+        probe = f"{bucket}/_lakehouse/stack-probe"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                fs.create_dir(bucket)
+                with fs.open_output_stream(probe) as out:
+                    out.write(b"ok")
+                with fs.open_input_stream(probe) as stream:
+                    if stream.read() == b"ok":
+                        return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise UserError(
+                        f"seaweedfs answers on {endpoint} but cannot store objects yet; see its log"
+                    ) from None
+            time.sleep(1)
+
+    # Ready once the volume server, the filer and S3 each say so (their /healthz); S3 answering alone is too early.
+    health = [f"http://127.0.0.1:{p}/healthz" for p in (port + 1007, port + 555, port)]
 
     return Service(
         "seaweedfs",
         lambda: ([_weed(), *command[1:]], settings.s3.environment()),
         address=endpoint,
         ports=(*http_ports, *(p + 10000 for p in http_ports)),
-        ready=lambda: _http_ok(endpoint, lambda status, _: status in (200, 403)),
+        ready=lambda: all(_http_ok(url, lambda status, _: status == 200) for url in health),
         program="weed",
         start_timeout=60,
         after_start=make_bucket,

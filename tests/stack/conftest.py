@@ -7,6 +7,9 @@ their own and keys made for this test session.
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +20,12 @@ S3_PORT = 28333
 TRINO_PORT = 18080
 
 
+# One place across test sessions, so a stack left running by an interrupted session is found and stopped.
+STATE_DIR = Path(tempfile.gettempdir()) / "lakehouse-test-stack"
+
+
 @pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory):
+def stack_settings():
     """Return settings of a running test stack (delta-spark on S3, Trino); the stack stops after the tests."""
     settings = Settings(
         deployment="stack",
@@ -28,8 +35,10 @@ def stack_settings(tmp_path_factory):
         s3_access_key=f"test{secrets.token_hex(6)}",
         s3_secret_key=secrets.token_urlsafe(24),
         trino_url=f"http://127.0.0.1:{TRINO_PORT}",
-        stack_dir=str(tmp_path_factory.mktemp("stack")),
+        stack_dir=str(STATE_DIR),
     )
+    stack.down(settings)  # whatever an interrupted session left running
+    shutil.rmtree(STATE_DIR, ignore_errors=True)  # each session starts from an empty bucket
     stack.up(settings, say=lambda line: None)
     try:
         yield settings

@@ -90,7 +90,7 @@ def test_delta_spark_writes_do_not_pass_through_the_driver(stack_settings):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     events = DeltaTable(warehouse.table_uri("bronze.events"), storage_options=settings.storage_options())
     written = sum(events.get_add_actions(flatten=True).column("size_bytes").to_pylist())
-    assert written > 3 * 1024 * 1024  # several times what the driver may receive
+    assert written > 1024 * 1024  # more than the driver may receive, even compressed
     # The same job with the engine that collects to the driver breaks the limit: the limit really binds.
     collecting = dataclasses.replace(settings, warehouse="s3://lakehouse-test/driver-cap-delta-rs")
     generate(Warehouse(collecting), 1, customers=2000, products=100, events_per_day=20000, seed=5, progress=False)

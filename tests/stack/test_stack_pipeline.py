@@ -88,3 +88,16 @@ def test_a_second_run_on_the_stack_commits_nothing(stack_shop):
 
 def _count(tables: Tables, name: str) -> int:
     return DeltaTable(tables.uri(name)).count()
+
+
+def test_duckdb_reads_the_stack_tables_as_trino_does(stack_shop, stack_settings):
+    """The embedded SQL engine, pointed at the stack's bucket, answers as Trino does."""
+    from lakehouse.sql import SqlEngine
+
+    warehouse, _, _ = stack_shop
+    engine = SqlEngine(warehouse)
+    sql = "select count(*) as n, count(distinct customer_id) as c, sum(net_amount) as s from silver.orders"
+    duckdb = engine.query(sql).table.to_pylist()[0]
+    with connected(stack_settings) as trino:
+        n, c, s = trino.execute(sql)[0]
+    assert (duckdb["n"], duckdb["c"], duckdb["s"]) == (n, c, s)

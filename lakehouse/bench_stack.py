@@ -1,0 +1,165 @@
+"""The stack's benchmark behind `lakehouse bench --stack`: measures and prints; it asserts nothing.
+
+1. The Spark layers (landing → Spark gold) for the same generated shop, embedded (delta-rs, local disk) and on the
+   stack (delta-spark, S3), each a fresh `lakehouse run` process, with the driver's peak heap.
+2. The same on a shop three times the size, on the stack: does the driver's heap grow with the data?
+3. Trino: start to first answer, and `count(*)` of every table, cold and warm.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from rich.table import Table
+
+from lakehouse.report import console
+from lakehouse.settings import Settings, load_settings
+from lakehouse.warehouse import Warehouse
+
+SPARK_LAYERS = ("bronze", "silver", "gold")
+
+
+def _heap_sampler(parent: int, peak: list[float], stop: threading.Event) -> None:
+    """Record the peak used heap (MB) of the JVM started by process `parent`, sampled with jstat every 0.5 s."""
+    jvm = None
+    while not stop.is_set():
+        if jvm is None:
+            found = subprocess.run(["pgrep", "-P", str(parent), "java"], capture_output=True, text=True, check=False)
+            jvm = found.stdout.split()[0] if found.stdout.split() else None
+        if jvm is not None:
+            out = subprocess.run(["jstat", "-gc", jvm], capture_output=True, text=True, check=False).stdout.split()
+            if len(out) > 1:
+                header, values = out[: len(out) // 2], out[len(out) // 2 :]
+                used = dict(zip(header, values, strict=False))
+                kib = sum(float(used.get(k, 0)) for k in ("S0U", "S1U", "EU", "OU"))
+                peak[0] = max(peak[0], kib / 1024)
+        stop.wait(0.5)
+
+
+def _run(settings: Settings, label: str) -> tuple[float, float]:
+    """Run the Spark layers in a fresh `lakehouse run` process; return (seconds, peak driver heap in MB)."""
+    env = {
+        **os.environ,
+        **settings.s3.environment(),
+        "LAKEHOUSE_ENV": settings.deployment,
+        "LAKEHOUSE_WAREHOUSE": settings.warehouse,
+        "LAKEHOUSE_DELTA_ENGINE": settings.delta_engine,
+        "COLUMNS": "160",
+    }
+    command = [sys.executable, "-m", "lakehouse.cli", "run", *(a for layer in SPARK_LAYERS for a in ("--layer", layer))]
+    console.print(f"{label}: lakehouse run (Spark layers) …")
+    clock = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak, stop = [0.0], threading.Event()
+    sampler = threading.Thread(target=_heap_sampler, args=(process.pid, peak, stop), daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    seconds = time.perf_counter() - clock
+    stop.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{label} failed:\n{output[-4000:]}")
+    return seconds, peak[0]
+
+
+def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
+    """Generate one shop into a local and an S3 warehouse, take both through the Spark layers, and time Trino."""
+    from generator import generate
+    from lakehouse import stack, trino
+    from lakehouse.stack.supervisor import Supervisor
+
+    os.environ["LAKEHOUSE_ENV"] = "stack"
+    base = load_settings()
+    stack.ensure_keys()
+    base = load_settings()
+    stack.up(base, say=lambda line: console.print(line, markup=False))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    local_root = Path(tempfile.mkdtemp(prefix="lakehouse-bench-embedded-"))
+    embedded = replace(base, deployment="embedded", warehouse=str(local_root), delta_engine="delta-rs")
+    on_stack = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}")
+    triple = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}-3x")
+    rows: list[tuple[str, str, str]] = []
+
+    console.print(f"generating {days} days, twice (local and S3) …")
+    for target in (embedded, on_stack):
+        shop = generate(Warehouse(target), days, events_per_day=events_per_day, progress=False)
+    events = shop.rows["events"]
+    seconds, heap = _run(embedded, "embedded")
+    rows.append(
+        (
+            "Spark layers, embedded (delta-rs, local disk)",
+            f"{seconds:.1f} s",
+            f"{events:,} events; driver heap peak {heap:,.0f} MB",
+        )
+    )
+    seconds_stack, heap_stack = _run(on_stack, "stack")
+    rows.append(
+        (
+            "Spark layers, stack (delta-spark, S3)",
+            f"{seconds_stack:.1f} s",
+            f"{events:,} events; {seconds_stack / seconds:.1f}× embedded; driver heap peak {heap_stack:,.0f} MB;"
+            " target ≤ 180 s",
+        )
+    )
+    big = generate(Warehouse(triple), days, events_per_day=(events_per_day or 33_000) * 3, progress=False)
+    seconds_big, heap_big = _run(triple, "stack, 3× shop")
+    rows.append(
+        (
+            "Spark layers, stack, 3× shop",
+            f"{seconds_big:.1f} s",
+            f"{big.rows['events']:,} events; driver heap peak {heap_big:,.0f} MB"
+            f" ({heap_big / max(heap_stack, 1):.2f}× the 1× shop's)",
+        )
+    )
+
+    # Trino: restarted, so its first answer is measured from a cold start.
+    (service,) = [s for s in stack.services(base) if s.name == "trino"]
+    boss = Supervisor(Path(base.stack_dir))
+    boss.stop(service)
+    clock = time.perf_counter()
+    boss.start(service, say=lambda line: None)
+    with trino.connected(on_stack) as client:
+        trino.register_tables(on_stack, Warehouse(on_stack))
+        ready = time.perf_counter() - clock
+        names = Warehouse(on_stack).tables()
+        timings = {}
+        for attempt in ("cold", "warm"):
+            for name in names:
+                started = time.perf_counter()
+                client.execute(f"select count(*) from lakehouse.{name}")
+                timings.setdefault(name, {})[attempt] = time.perf_counter() - started
+    rows.append(("Trino: start → first answer", f"{ready:.1f} s", "launch, ready, schemas, register"))
+    warm = sorted(t["warm"] for t in timings.values())
+    cold = sorted(t["cold"] for t in timings.values())
+    rows.append(
+        (
+            "Trino: count(*) per table, cold",
+            f"{max(cold):.2f} s",
+            f"max of {len(cold)} tables; median {cold[len(cold) // 2]:.2f} s",
+        )
+    )
+    rows.append(
+        (
+            "Trino: count(*) per table, warm",
+            f"{max(warm):.2f} s",
+            f"max of {len(warm)} tables; median {warm[len(warm) // 2]:.2f} s; target ≤ 1 s",
+        )
+    )
+
+    table = Table(title="lakehouse bench --stack", title_justify="left")
+    for column, justify in (("measure", "left"), ("result", "right"), ("detail", "left")):
+        table.add_column(column, justify=justify)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    for name, t in sorted(timings.items()):
+        console.print(f"  {name:<32} cold {t['cold']:.2f} s  warm {t['warm']:.2f} s")
+    shutil.rmtree(local_root, ignore_errors=True)
