@@ -22,6 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 from delta.tables import DeltaTable as SparkDeltaTable
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 
@@ -129,11 +131,21 @@ class DeltaSparkEngine:
     def history(self, uri: str, limit: int | None = None) -> list[dict[str, Any]]:
         return self.log.history(uri, limit)
 
-    def _already_done(self, uri: str, commit: Commit | None) -> bool:
+    def _skipped_at(self, uri: str, commit: Commit | None) -> int | None:
+        """Return the table's version if the app has committed this batch (or a later one) already, else None.
+
+        Read from the log as it is now, not from the cache: a cached state older than the last commit would let the
+        write run, and Delta would then skip it itself, silently, leaving a result that describes the commit
+        before. A look at the log costs milliseconds; a Spark write, a second or more.
+        """
         if commit is None:
-            return False
-        done = self.app_version(uri, commit.app_id)
-        return done is not None and done >= commit.version
+            return None
+        try:
+            table = DeltaTable(uri, storage_options=self.log.options)
+        except TableNotFoundError:
+            return None
+        done = table.transaction_version(commit.app_id)
+        return table.version() if done is not None and done >= commit.version else None
 
     def _last_commit(self, uri: str) -> tuple[int | None, dict[str, Any]]:
         """Return the table's version and the metrics of its last commit (the engine's own: one writer per table)."""
@@ -244,8 +256,8 @@ class DeltaSparkEngine:
     ) -> WriteResult:
         if mode not in ("append", "overwrite"):
             raise PipelineError(f"cannot write {spec.name} in mode {mode!r}: use append or overwrite")
-        if self._already_done(uri, commit):
-            return WriteResult(spec.name, 0, self.version(uri), skipped=True)
+        if (done_at := self._skipped_at(uri, commit)) is not None:
+            return WriteResult(spec.name, 0, done_at, skipped=True)
         frame = self._frame(df)
         creating = not self.exists(uri)
         if replace_schema and not creating and (mode != "overwrite" or predicate):
@@ -303,8 +315,8 @@ class DeltaSparkEngine:
         insert_only: bool,
         commit: Commit | None,
     ) -> WriteResult:
-        if self._already_done(uri, commit):
-            return WriteResult(spec.name, 0, self.version(uri), skipped=True)
+        if (done_at := self._skipped_at(uri, commit)) is not None:
+            return WriteResult(spec.name, 0, done_at, skipped=True)
         if not self.exists(uri):
             return self.write(spec, uri, df, mode="append", predicate=None, commit=commit)
         if not isinstance(df, DataFrame) and df.num_rows == 0:  # nothing to upsert, but the marker must be recorded

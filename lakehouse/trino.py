@@ -108,9 +108,24 @@ def connected(settings: Settings, user: str = PIPELINE_USER) -> Iterator[Trino]:
 
 
 def create_schemas(client: Trino, warehouse: Warehouse) -> None:
-    """Create the layers' schemas, each located at its folder of the warehouse (once; later calls change nothing)."""
+    """Create the layers' schemas, each located at its folder of the warehouse.
+
+    The catalog serves one warehouse: a schema left located in another one (LAKEHOUSE_WAREHOUSE changed) is emptied
+    of its registrations (the data stays where it is) and made again at this warehouse's folder.
+    """
+    existing = {row[0] for row in client.execute(f"show schemas from {CATALOG}")}
     for layer in LAYERS:
-        client.execute(f"create schema if not exists {CATALOG}.{layer} with (location = '{warehouse.uri(layer)}')")
+        location = warehouse.uri(layer)
+        if layer in existing:
+            create = client.execute(f"show create schema {CATALOG}.{layer}")[0][0]
+            if f"location = '{location}'" in create:
+                continue
+            for (table,) in client.execute(f"show tables from {CATALOG}.{layer}"):
+                client.execute(
+                    f"call {CATALOG}.system.unregister_table(schema_name => '{layer}', table_name => '{table}')"
+                )
+            client.execute(f"drop schema {CATALOG}.{layer}")
+        client.execute(f"create schema {CATALOG}.{layer} with (location = '{location}')")
 
 
 def registered(client: Trino) -> set[str]:
