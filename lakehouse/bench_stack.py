@@ -88,6 +88,13 @@ def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
     triple = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}-3x")
     rows: list[tuple[str, str, str]] = []
 
+    class Shown(list):  # each figure is printed as soon as it is measured: the whole bench takes a while
+        def append(self, row: tuple[str, str, str]) -> None:
+            console.print(" · ".join(row), markup=False)
+            super().append(row)
+
+    rows = Shown()
+
     console.print(f"generating {days} days, twice (local and S3) …")
     for target in (embedded, on_stack):
         shop = generate(Warehouse(target), days, events_per_day=events_per_day, progress=False)

@@ -53,37 +53,30 @@ class Trino:
     def close(self) -> None:
         self._connection.close()
 
-    def execute(self, sql: str) -> list[tuple]:
-        """Run one statement and return its rows; a Trino error becomes a UserError with Trino's own message."""
+    def _run(self, sql: str, failed: str) -> tuple[list[tuple], list[str]]:
+        """Run one statement; return its rows and column names. Trino's errors become UserErrors with its message."""
         import trino
 
         cursor = self._connection.cursor()
         try:
             cursor.execute(sql)
-            return [tuple(row) for row in cursor.fetchall()]
+            rows = [tuple(row) for row in cursor.fetchall()]
+            return rows, [d[0] for d in cursor.description or []]
         except trino.exceptions.TrinoUserError as exc:
-            raise UserError(f"Trino: {exc.error_name}: {exc.message}") from None
+            raise UserError(f"{failed}: {exc.error_name}: {exc.message}") from None
         except (trino.exceptions.TrinoConnectionError, OSError) as exc:
             raise UserError(f"cannot reach Trino at {self.url} ({exc}): start it with `lakehouse stack up`") from None
         finally:
             cursor.close()
+
+    def execute(self, sql: str) -> list[tuple]:
+        """Run one statement and return its rows."""
+        return self._run(sql, "Trino")[0]
 
     def query(self, sql: str) -> TrinoResult:
         """Run a query and return its rows as Arrow (column types as Trino reports them, values as Python gives)."""
-        import trino
-
         clock = time.perf_counter()
-        cursor = self._connection.cursor()
-        try:
-            cursor.execute(sql)
-            rows = cursor.fetchall()
-            names = [d[0] for d in cursor.description or []]
-        except trino.exceptions.TrinoUserError as exc:
-            raise UserError(f"query failed: {exc.error_name}: {exc.message}") from None
-        except (trino.exceptions.TrinoConnectionError, OSError) as exc:
-            raise UserError(f"cannot reach Trino at {self.url} ({exc}): start it with `lakehouse stack up`") from None
-        finally:
-            cursor.close()
+        rows, names = self._run(sql, "query failed")
         columns = {name: [row[i] for row in rows] for i, name in enumerate(_unique(names))}
         return TrinoResult(pa.table(columns) if names else pa.table({}), sql, time.perf_counter() - clock)
 
