@@ -77,7 +77,7 @@ def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
     from lakehouse.stack.supervisor import Supervisor
 
     os.environ["LAKEHOUSE_ENV"] = "stack"
-    base = load_settings()
+    load_settings()  # reads .env, where keys made before are found; then make them if there are none
     stack.ensure_keys()
     base = load_settings()
     stack.up(base, say=lambda line: console.print(line, markup=False))

@@ -28,7 +28,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.errors import PipelineError
-from lakehouse.rows import ArrowRows, Rows, SparkRows
+from lakehouse.rows import ArrowRows, Rows, SparkRows, to_frame
 from lakehouse.tables import TABLE_CONFIGURATION, Commit, DeltaRsEngine, Frame, TableSpec, WriteResult
 from lakehouse.warehouse import Warehouse
 
@@ -175,13 +175,6 @@ class DeltaSparkEngine:
                 session.conf.set(key, value)
         return session
 
-    def _frame(self, df: Frame) -> DataFrame:
-        if isinstance(df, pa.Table):
-            return self.spark.createDataFrame(df)
-        if isinstance(df, ArrowRows | SparkRows):
-            return df.frame(self.spark)
-        return df
-
     def materialize(self, df: DataFrame) -> Rows:
         """Keep `df`'s rows in Spark's cache (computed once, on the executors): the writes read them from there."""
         return SparkRows(df)
@@ -260,7 +253,7 @@ class DeltaSparkEngine:
             raise PipelineError(f"cannot write {spec.name} in mode {mode!r}: use append or overwrite")
         if (done_at := self._skipped_at(uri, commit)) is not None:
             return WriteResult(spec.name, 0, done_at, skipped=True)
-        frame = self._frame(df)
+        frame = to_frame(df, self.spark)
         creating = not self.exists(uri)
         if replace_schema and not creating and (mode != "overwrite" or predicate):
             raise PipelineError(
@@ -323,7 +316,7 @@ class DeltaSparkEngine:
             return self.write(spec, uri, df, mode="append", predicate=None, commit=commit)
         if not isinstance(df, DataFrame) and df.num_rows == 0:  # nothing to upsert, but the marker must be recorded
             return self.write(spec, uri, df, mode="append", predicate=None, commit=commit)
-        source = self._conform(uri, self._frame(df))
+        source = self._conform(uri, to_frame(df, self.spark))
         condition = " and ".join(f"t.`{k}` = s.`{k}`" for k in on)
         pruning = self._partition_pruning(spec, df, source, on)
         if pruning:

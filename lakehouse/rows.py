@@ -76,7 +76,7 @@ class ArrowRows:
         return ArrowRows(self.table.select(list(columns)).group_by(list(columns)).aggregate([]))
 
     def anti_join(self, other: Rows, keys: Sequence[str]) -> ArrowRows:
-        right = _arrow(other).select(list(keys))
+        right = to_arrow(other).select(list(keys))
         if right.num_rows == 0:
             return self
         right = right.cast(self.table.select(list(keys)).schema)
@@ -85,7 +85,7 @@ class ArrowRows:
     def concat(self, other: Rows) -> ArrowRows:
         """Return these rows followed by `other`'s, both in this schema (every column nullable)."""
         schema = pa.schema([f.with_nullable(True) for f in self.table.schema])
-        below = _arrow(other).select(schema.names).cast(schema)
+        below = to_arrow(other).select(schema.names).cast(schema)
         return ArrowRows(pa.concat_tables([self.table.cast(schema), below]))
 
     def frame(self, spark: SparkSession) -> DataFrame:
@@ -152,9 +152,21 @@ class SparkRows:
             self.df.unpersist()
 
 
-def _arrow(rows: Rows) -> pa.Table:
-    if isinstance(rows, ArrowRows):
-        return rows.table
-    if isinstance(rows, SparkRows):
-        return rows.df.toArrow()
-    raise TypeError(f"not rows: {type(rows).__name__}")
+def to_arrow(data: Rows | DataFrame | pa.Table) -> pa.Table:
+    """Return what a write was given as Arrow on the driver (what the delta-rs engine writes from)."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, ArrowRows):
+        return data.table
+    if isinstance(data, SparkRows):
+        return data.df.toArrow()
+    return data.toArrow()
+
+
+def to_frame(data: Rows | DataFrame | pa.Table, spark: SparkSession) -> DataFrame:
+    """Return what a write was given as a Spark DataFrame (what the delta-spark engine writes from)."""
+    if isinstance(data, pa.Table):
+        return spark.createDataFrame(data)
+    if isinstance(data, ArrowRows | SparkRows):
+        return data.frame(spark)
+    return data

@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.errors import PipelineError, UserError
-from lakehouse.rows import ArrowRows, Rows, SparkRows
+from lakehouse.rows import ArrowRows, Rows, SparkRows, to_arrow
 from lakehouse.warehouse import Warehouse, parse_table_name
 
 # What a write takes: a Spark DataFrame, rows a step materialized once (held where the engine writes from), or a
@@ -127,16 +127,6 @@ class DeltaEngine(Protocol):
     def history(self, uri: str, limit: int | None = None) -> list[dict[str, Any]]: ...
     def optimize(self, uri: str) -> dict[str, Any]: ...
     def vacuum(self, uri: str, retention_hours: int) -> list[str]: ...
-
-
-def _to_arrow(df: Frame) -> pa.Table:
-    if isinstance(df, pa.Table):
-        return df
-    if isinstance(df, ArrowRows):
-        return df.table
-    if isinstance(df, SparkRows):
-        return df.df.toArrow()
-    return df.toArrow()
 
 
 def _nullable(schema: pa.Schema) -> pa.Schema:
@@ -258,7 +248,7 @@ class DeltaRsEngine:
         return frame.where(where) if where else frame
 
     def _arrow(self, uri: str, df: Frame) -> pa.Table:
-        data = _to_arrow(df)
+        data = to_arrow(df)
         target = self.arrow_schema(uri)
         if target is None:
             return data.cast(_nullable(data.schema))
@@ -300,7 +290,7 @@ class DeltaRsEngine:
         if self._already_done(uri, commit):
             return WriteResult(spec.name, 0, self.version(uri), skipped=True)
         if replace_schema:
-            data = _to_arrow(df)
+            data = to_arrow(df)
             data = data.cast(_nullable(data.schema))
         else:
             data = self._arrow(uri, df)

@@ -106,6 +106,20 @@ def _http_ok(url: str, accept: Callable[[int, bytes], bool]) -> bool:
         return accept(exc.code, b"")
 
 
+def _retry(action: Callable[[], None], seconds: float, passing: Callable[[Exception], bool]) -> None:
+    """Run `action` until it succeeds, once a second, for `seconds` at most; errors that are not `passing` (and the
+    last one) are raised."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            action()
+            return
+        except Exception as exc:
+            if not passing(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(1)
+
+
 def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
     """Return the S3 server, when the settings' S3 endpoint is on this machine (else the stack uses that S3)."""
     endpoint = settings.s3_endpoint or ""
@@ -113,7 +127,6 @@ def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
     if port is None:
         return None
     data = state_dir / "seaweedfs"
-    data.mkdir(parents=True, exist_ok=True)
     # Only master, volume, filer and S3, all on 127.0.0.1; their ports derive from the S3 port, so a second
     # stack (the tests') runs beside the default one. Each also listens on its port + 10000 for gRPC.
     http_ports = (port, port + 1000, port + 1007, port + 555)
@@ -143,28 +156,30 @@ def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
         fs = settings.s3.pyarrow()
         bucket = settings.bucket or "lakehouse"
         probe = f"{bucket}/_lakehouse/stack-probe"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                fs.create_dir(bucket)
-                with fs.open_output_stream(probe) as out:
-                    out.write(b"ok")
-                with fs.open_input_stream(probe) as stream:
-                    if stream.read() == b"ok":
-                        return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise UserError(
-                        f"seaweedfs answers on {endpoint} but cannot store objects yet; see its log"
-                    ) from None
-            time.sleep(1)
+
+        def round_trip() -> None:
+            fs.create_dir(bucket)
+            with fs.open_output_stream(probe) as out:
+                out.write(b"ok")
+            with fs.open_input_stream(probe) as stream:
+                if stream.read() != b"ok":
+                    raise OSError(f"{probe} did not read back")
+
+        try:
+            _retry(round_trip, 60, lambda exc: isinstance(exc, OSError))
+        except OSError:
+            raise UserError(f"seaweedfs on {endpoint} cannot store objects yet; see its log") from None
 
     # Ready once the volume server, the filer and S3 each say so (their /healthz); S3 answering alone is too early.
     health = [f"http://127.0.0.1:{p}/healthz" for p in (port + 1007, port + 555, port)]
 
+    def launch() -> tuple[list[str], dict[str, str]]:
+        data.mkdir(parents=True, exist_ok=True)
+        return [_weed(), *command[1:]], settings.s3.environment()
+
     return Service(
         "seaweedfs",
-        lambda: ([_weed(), *command[1:]], settings.s3.environment()),
+        launch,
         address=endpoint,
         ports=(*http_ports, *(p + 10000 for p in http_ports)),
         ready=lambda: all(_http_ok(url, lambda status, _: status == 200) for url in health),
@@ -210,17 +225,12 @@ def trino(settings: Settings, state_dir: Path) -> Service | None:
     def make_schemas() -> None:
         from lakehouse import trino as sql
 
+        def create() -> None:
+            with sql.connected(settings) as client:
+                sql.create_schemas(client, Warehouse(settings))
+
         # For a few seconds after it says it has started, Trino may still answer NO_NODES_AVAILABLE.
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with sql.connected(settings) as client:
-                    sql.create_schemas(client, Warehouse(settings))
-                return
-            except UserError as exc:
-                if "NO_NODES_AVAILABLE" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
+        _retry(create, 30, lambda exc: "NO_NODES_AVAILABLE" in str(exc))
 
     return Service(
         "trino",
