@@ -16,8 +16,9 @@ SQL confs), never on the session the pipeline's threads share.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import pyarrow as pa
@@ -116,6 +117,10 @@ class DeltaSparkEngine:
         self.warehouse = warehouse
         # Log questions, and its cache of table states, which every write here invalidates.
         self.log = DeltaRsEngine(None, warehouse)
+        # Steps running side by side may both be first to write a shared table (a quarantine): the second waits
+        # for the first's creation and then appends, rather than losing a race Delta reports with a stack trace.
+        self._creations: dict[str, threading.Lock] = {}
+        self._creations_lock = threading.Lock()
 
     # -- the log, through delta-rs --------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -253,6 +258,26 @@ class DeltaSparkEngine:
             raise PipelineError(f"cannot write {spec.name} in mode {mode!r}: use append or overwrite")
         if (done_at := self._skipped_at(uri, commit)) is not None:
             return WriteResult(spec.name, 0, done_at, skipped=True)
+        with self._creation(uri) if not self.exists(uri) else nullcontext():
+            return self._write(
+                spec, uri, df, mode=mode, predicate=predicate, commit=commit, replace_schema=replace_schema
+            )
+
+    def _creation(self, uri: str) -> threading.Lock:
+        with self._creations_lock:
+            return self._creations.setdefault(uri, threading.Lock())
+
+    def _write(
+        self,
+        spec: TableSpec,
+        uri: str,
+        df: Frame,
+        *,
+        mode: str,
+        predicate: str | None,
+        commit: Commit | None,
+        replace_schema: bool,
+    ) -> WriteResult:
         frame = to_frame(df, self.spark)
         creating = not self.exists(uri)
         if replace_schema and not creating and (mode != "overwrite" or predicate):
@@ -280,7 +305,7 @@ class DeltaSparkEngine:
                             raise
                         self.log.refresh()
                         if self.log.exists(uri):
-                            raced = True  # another step created the table a moment before (a shared one)
+                            raced = True  # another writer created the table a moment before
                         else:
                             # Files but no commit: a creation that crashed half-way. Nothing was committed, so
                             # nothing is lost by writing the table afresh (the orphans go with the next vacuum).
@@ -294,8 +319,8 @@ class DeltaSparkEngine:
                 if commit is not None:
                     writer = writer.option("txnAppId", commit.app_id).option("txnVersion", str(commit.version))
                 writer.save(path)
-        if raced:  # it exists now: write into it as any later write does (it cannot race a second time)
-            return self.write(spec, uri, df, mode=mode, predicate=predicate, commit=commit)
+        if raced:  # another process created it: write into it as any later write does (it cannot race twice)
+            return self._write(spec, uri, df, mode=mode, predicate=predicate, commit=commit, replace_schema=False)
         version, metrics = self._last_commit(uri)
         return WriteResult(spec.name, int(metrics.get("num_output_rows", 0)), version)
 

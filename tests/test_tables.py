@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,6 +49,16 @@ def test_a_commit_marker_makes_a_batch_land_once(tables, spark):
     assert _rows(tables) == [(1, "d1", "a")]
     assert tables.watermark("silver.things", "test") == 20260101
     assert tables.watermark("silver.things", "other") is None
+
+
+def test_two_steps_first_to_write_a_shared_table_at_once_both_land(tables, spark):
+    """Steps run side by side; both may be first to write a shared table (a quarantine): one creates, one appends."""
+    frames = [_frame(spark, [(1, "d1", "from step 1")]), _frame(spark, [(2, "d1", "from step 2")])]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda i: tables.append(SPEC, frames[i], commit=Commit(f"step{i}", 1)), (0, 1)))
+    assert _rows(tables) == [(1, "d1", "from step 1"), (2, "d1", "from step 2")]
+    assert sorted(r.version for r in results) == [0, 1]
+    assert tables.watermark("silver.things", "step0") == tables.watermark("silver.things", "step1") == 1
 
 
 def test_overwrite_by_predicate_replaces_only_matching_rows(tables, spark):
