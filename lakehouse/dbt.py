@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -41,15 +42,31 @@ class DbtResult:
         return f"dbt {self.command}: " + (", ".join(parts) or "done")
 
 
-def environment(warehouse: Warehouse, target: str = "duckdb") -> dict[str, str]:
+def default_target(warehouse: Warehouse) -> str:
+    """Return the dbt target of the warehouse's deployment: Trino in the stack, DuckDB embedded."""
+    return "trino" if warehouse.settings.is_stack else "duckdb"
+
+
+def work_dir(warehouse: Warehouse) -> Path:
+    """Return where dbt keeps its working files (`target/`, logs, DuckDB's database): in the warehouse's
+    `_lakehouse/dbt/` for a local warehouse; for one on S3, which dbt cannot write files to, in the stack's state
+    directory under the warehouse's name."""
+    if warehouse.is_s3:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", warehouse.root.removeprefix("s3://")).strip("_")
+        return Path(warehouse.settings.stack_dir).resolve() / "dbt" / name
+    return Path(warehouse.root) / "_lakehouse" / "dbt"
+
+
+def environment(warehouse: Warehouse, target: str | None = None) -> dict[str, str]:
     """Return the environment dbt runs with: where the warehouse, its database, target and logs are."""
+    target = target or default_target(warehouse)
     if warehouse.is_s3 and target == "duckdb":
         raise UserError(
             "the duckdb dbt target builds on a local warehouse; in the stack use LAKEHOUSE_DBT_TARGET=trino"
         )
-    work = Path(warehouse.root) / "_lakehouse" / "dbt"
+    work = work_dir(warehouse)
     work.mkdir(parents=True, exist_ok=True)
-    return {
+    values = {
         "LAKEHOUSE_WAREHOUSE": warehouse.root,
         "LAKEHOUSE_DBT_TARGET": target,
         "LAKEHOUSE_DBT_DATABASE": str(work / "lakehouse.duckdb"),
@@ -60,6 +77,17 @@ def environment(warehouse: Warehouse, target: str = "duckdb") -> dict[str, str]:
         "DBT_PROJECT_DIR": str(PROJECT_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+    if target == "trino":  # the stack's Trino, as the pipeline's user (dbt_project/profiles.yml reads these)
+        from lakehouse.trino import PIPELINE_USER
+
+        parts = urlsplit(warehouse.settings.trino_url)
+        values |= {
+            "TRINO_HOST": parts.hostname or "127.0.0.1",
+            "TRINO_PORT": str(parts.port or (443 if parts.scheme == "https" else 8080)),
+            "TRINO_HTTP_SCHEME": parts.scheme or "http",
+            "TRINO_USER": PIPELINE_USER,
+        }
+    return values
 
 
 def connect(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
@@ -97,7 +125,7 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def run(warehouse: Warehouse, args: Sequence[str], *, target: str = "duckdb", quiet: bool = True) -> DbtResult:
+def run(warehouse: Warehouse, args: Sequence[str], *, target: str | None = None, quiet: bool = True) -> DbtResult:
     """Run `dbt ARGS` in this process against the warehouse and return what happened (a failure raises)."""
     from dbt.cli.main import dbtRunner
 
@@ -107,7 +135,8 @@ def run(warehouse: Warehouse, args: Sequence[str], *, target: str = "duckdb", qu
         try:
             outcome = dbtRunner().invoke([*args, *flags, "--no-use-colors"])
         finally:
-            _release_duckdb()
+            if (target or default_target(warehouse)) == "duckdb":
+                _release_duckdb()
     if outcome.exception is not None:
         message = re.sub(r"\s+", " ", str(outcome.exception)).strip()
         raise PipelineError(f"dbt {command} could not run: {message[:500]}")

@@ -7,6 +7,7 @@ Registering is idempotent: a known table is left alone, and Trino reads each tab
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,10 @@ from lakehouse.settings import Settings
 from lakehouse.warehouse import LAYERS, Warehouse
 
 CATALOG = "lakehouse"
+# The client announces at INFO that it cannot store OAuth2 tokens, which the stack never uses.
+logging.getLogger("trino.auth").setLevel(logging.WARNING)
+# The schemas dbt builds in on Trino, beside the layers: its views (staging, intermediate) and its Type 2 snapshots.
+DBT_SCHEMAS = ("staging", "intermediate", "snapshots")
 # The pipeline's own identity in Trino (the local stack listens on 127.0.0.1 only and authenticates nobody).
 PIPELINE_USER = "lakehouse"
 
@@ -101,22 +106,28 @@ def connected(settings: Settings, user: str = PIPELINE_USER) -> Iterator[Trino]:
 
 
 def create_schemas(client: Trino, warehouse: Warehouse) -> None:
-    """Create the layers' schemas, each located at its folder of the warehouse.
+    """Create the layers' schemas and dbt's, each located at its folder of the warehouse.
 
     The catalog serves one warehouse: a schema left located in another one (LAKEHOUSE_WAREHOUSE changed) is emptied
     of its registrations (the data stays where it is) and made again at this warehouse's folder.
     """
     existing = {row[0] for row in client.execute(f"show schemas from {CATALOG}")}
-    for layer in LAYERS:
+    for layer in (*LAYERS, *DBT_SCHEMAS):
         location = warehouse.uri(layer)
         if layer in existing:
             create = client.execute(f"show create schema {CATALOG}.{layer}")[0][0]
             if f"location = '{location}'" in create:
                 continue
-            for (table,) in client.execute(f"show tables from {CATALOG}.{layer}"):
-                client.execute(
-                    f"call {CATALOG}.system.unregister_table(schema_name => '{layer}', table_name => '{table}')"
-                )
+            relations = client.execute(
+                f"select table_name, table_type from {CATALOG}.information_schema.tables where table_schema = '{layer}'"
+            )
+            for table, kind in relations:
+                if kind == "VIEW":  # dbt's views are made again by its next build
+                    client.execute(f'drop view {CATALOG}.{layer}."{table}"')
+                else:
+                    client.execute(
+                        f"call {CATALOG}.system.unregister_table(schema_name => '{layer}', table_name => '{table}')"
+                    )
             client.execute(f"drop schema {CATALOG}.{layer}")
         client.execute(f"create schema {CATALOG}.{layer} with (location = '{location}')")
 

@@ -68,8 +68,8 @@ class Warehouse:
         for layer in LAYERS:
             selector = pafs.FileSelector(self.fs_path(self.uri(layer)), allow_not_found=True)
             for info in self.fs.get_file_info(selector):
-                if info.type != pafs.FileType.Directory:
-                    continue
+                if info.type != pafs.FileType.Directory or not _TABLE_NAME.match(f"{layer}.{info.base_name}"):
+                    continue  # a folder that is no table of the lakehouse's naming (another tool's, a temporary one)
                 if self.fs.get_file_info(f"{info.path}/_delta_log").type == pafs.FileType.Directory:
                     found.append(f"{layer}.{info.base_name}")
         return sorted(found)

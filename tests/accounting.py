@@ -6,8 +6,14 @@ duplicate; and each count is what the generator's manifests say it delivered.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from lakehouse.entities import ENTITIES
 from lakehouse.tables import Tables
@@ -87,3 +93,68 @@ def check_silver(warehouse: Warehouse, tables: Tables) -> None:
         assert silver_rows == manifest[entity.name]["clean"], entity.name
         assert quarantined[entity.name] == sum(manifest[entity.name][k] for k in SILVER_FAULTS), entity.name
         assert duplicates[entity.name] == manifest[entity.name]["duplicate"], entity.name
+
+
+# -- the same gold on both deployments --------------------------------------------------------------------------------
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def normalized(value: Any) -> Any:
+    """Return `value` as both deployments must agree on it: money to the cent, an instant to the millisecond (UTC),
+    a double to nine significant digits (the engines sum in different orders)."""
+    if isinstance(value, Decimal):
+        return str(value.quantize(Decimal("0.01")))
+    if isinstance(value, float):
+        return float(f"{value:.9g}") + 0.0  # + 0.0: -0.0 is 0.0
+    if isinstance(value, datetime):
+        instant = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return (instant - EPOCH) // timedelta(milliseconds=1)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return tuple(normalized(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), normalized(v)) for k, v in value.items()))
+    return value
+
+
+@dataclass
+class Fingerprint:
+    """A table's rows, order-independently: the count, a checksum, and the rows by their first column, to name where
+    two tables differ."""
+
+    columns: tuple[str, ...]
+    rows: int
+    checksum: int
+    by_key: dict[Any, list[tuple]]
+
+
+def fingerprint(columns: Sequence[str], records: Iterable[Sequence[Any]]) -> Fingerprint:
+    """Fingerprint rows whose values come in the order of `columns`."""
+    order = sorted(range(len(columns)), key=lambda i: columns[i])
+    checksum, count, by_key = 0, 0, {}
+    for record in records:
+        row = tuple(normalized(record[i]) for i in order)
+        digest = hashlib.blake2b(repr(row).encode(), digest_size=8).digest()
+        checksum = (checksum + int.from_bytes(digest, "big")) % 2**64
+        count += 1
+        by_key.setdefault(normalized(record[0]), []).append(row)
+    return Fingerprint(tuple(columns[i] for i in order), count, checksum, by_key)
+
+
+def first_difference(name: str, ours: Fingerprint, theirs: Fingerprint) -> str | None:
+    """Return None when two fingerprints agree, else the table, the first key whose rows differ, and how."""
+    if ours.columns != theirs.columns:
+        return f"{name}: columns differ: {ours.columns} against {theirs.columns}"
+    if (ours.rows, ours.checksum) == (theirs.rows, theirs.checksum):
+        return None
+    for key in sorted(set(ours.by_key) | set(theirs.by_key), key=repr):
+        mine, other = sorted(ours.by_key.get(key, []), key=repr), sorted(theirs.by_key.get(key, []), key=repr)
+        if mine != other:
+            row = next((a, b) for a, b in zip([*mine, None], [*other, None], strict=False) if a != b)
+            return (
+                f"{name} ({', '.join(ours.columns)}): {ours.rows} against {theirs.rows} rows;"
+                f" first differing key {key!r}: {row[0]} against {row[1]}"
+            )
+    return f"{name}: the same rows, a different checksum"  # cannot happen: the checksum is of these rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lakehouse.pipeline import runner
-from lakehouse.pipeline.context import RunContext, StepResult
+from lakehouse.pipeline.context import RunContext, StepResult, next_batch
 from lakehouse.pipeline.runner import LAYERS, PlannedStep, chain_lengths, steps_of
 from lakehouse.settings import Settings
 from lakehouse.tables import Tables
@@ -38,3 +38,7 @@ def test_a_free_worker_takes_the_ready_step_with_the_longest_chain(monkeypatch, 
     results = runner.run(ctx, layers=("bronze",), parallelism=1)
     assert started == ["head", "middle", "side", "tail"]
     assert [r.step for r in results] == ["head", "side", "middle", "tail"]  # reported in plan order
+
+
+def test_a_steps_first_new_batch_is_the_day_after_its_last_even_across_a_month_or_a_year():
+    assert [next_batch(b) for b in (20260115, 20260131, 20260228, 20261231)] == [20260116, 20260201, 20260301, 20270101]

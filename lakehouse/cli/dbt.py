@@ -11,7 +11,10 @@ from lakehouse.warehouse import Warehouse
 
 @click.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option(
-    "--target", type=click.Choice(["duckdb", "trino"]), default=None, help="Default: LAKEHOUSE_DBT_TARGET or duckdb."
+    "--target",
+    type=click.Choice(["duckdb", "trino"]),
+    default=None,
+    help="Default: LAKEHOUSE_DBT_TARGET, else trino in the stack and duckdb embedded.",
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def command(target: str | None, args: tuple[str, ...]) -> None:
@@ -22,6 +25,6 @@ def command(target: str | None, args: tuple[str, ...]) -> None:
 
     warehouse = Warehouse(load_settings())
     warehouse.require_exists()
-    chosen = target or os.environ.get("LAKEHOUSE_DBT_TARGET", "duckdb")
+    chosen = target or os.environ.get("LAKEHOUSE_DBT_TARGET") or dbt.default_target(warehouse)
     result = dbt.run(warehouse, list(args) or ["build"], target=chosen, quiet=False)
     console.print(result.summary())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import SparkSession
 
@@ -20,6 +20,11 @@ def batch_id(day) -> int:  # type: ignore[no-untyped-def]
 def batch_day(batch: int) -> date:
     """Return the landing day of a batch id (the inverse of batch_id)."""
     return date(batch // 10000, batch // 100 % 100, batch % 100)
+
+
+def next_batch(batch: int) -> int:
+    """Return the batch id of the day after `batch`'s (20260131 → 20260201; batch ids are days, not counters)."""
+    return batch_id(batch_day(batch) + timedelta(days=1))
 
 
 @dataclass

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pyspark.sql import functions as F
 
 from lakehouse.pipeline import silver
-from lakehouse.pipeline.context import RunContext, StepResult
+from lakehouse.pipeline.context import RunContext, StepResult, next_batch
 from lakehouse.tables import Commit, TableSpec, sql_in
 from lakehouse.transforms import gold as tf
 
@@ -52,7 +52,7 @@ def sessions(ctx: RunContext) -> StepResult:
     if available <= done:
         result.status = "skipped"
         return result
-    result.batch_from, result.batch_to = done + 1 if done else None, available
+    result.batch_from, result.batch_to = next_batch(done) if done else None, available
     new = ctx.tables.rows(
         silver.EVENTS.name,
         f"select distinct event_date, anonymous_id from t where _batch_id > {done} and _batch_id <= {available}",
@@ -98,7 +98,7 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
     if available <= done:
         result.status = "skipped"
         return result
-    result.batch_from, result.batch_to = done + 1 if done else None, available
+    result.batch_from, result.batch_to = next_batch(done) if done else None, available
     event_days = _changed_days(ctx, silver.EVENTS.name, "event_date", done, available)
     order_days = _changed_days(ctx, silver.ORDERS.name, "order_date", done, available)
     days = sorted(set(event_days) | set(order_days))

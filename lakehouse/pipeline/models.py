@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+
 from lakehouse import dbt
-from lakehouse.pipeline.context import RunContext, StepResult
+from lakehouse.pipeline.context import RunContext, StepResult, next_batch
 from lakehouse.tables import TableSpec
 
 # The Spark steps dbt reads from, as (table, app id) watermarks; dbt builds once all of them have moved on.
@@ -41,6 +43,17 @@ def _descriptions(ctx: RunContext) -> dict[str, str]:
     return {n["name"]: " ".join(n.get("description", "").split()) for n in nodes if n["resource_type"] == "model"}
 
 
+def _as_trino_types(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """Return the query that reads model `name` in the types Trino gives the same SQL.
+
+    DuckDB sums integers into a 128-bit HUGEINT (a decimal(38,0) once in Arrow) where Trino's sum of integers is a
+    bigint: the published table takes Trino's type, so a column reads the same on both deployments.
+    """
+    columns = con.sql(f'describe gold."{name}"').fetchall()
+    select = [f'cast("{c[0]}" as bigint) as "{c[0]}"' if c[1] == "HUGEINT" else f'"{c[0]}"' for c in columns]
+    return f'select {", ".join(select)} from gold."{name}"'
+
+
 def publish(ctx: RunContext) -> dict[str, int]:
     """Copy every model dbt built into the gold schema to the Delta table `gold.<model>`; return rows per table.
 
@@ -59,7 +72,7 @@ def publish(ctx: RunContext) -> dict[str, int]:
         ]
         published = {}
         for name in names:
-            data = con.sql(f'select * from gold."{name}"').to_arrow_table()
+            data = con.sql(_as_trino_types(con, name)).to_arrow_table()
             spec = TableSpec(f"gold.{name}", descriptions.get(name) or f"dbt model {name}", owner="analytics")
             ctx.tables.overwrite(spec, data, replace_schema=True)
             published[name] = data.num_rows
@@ -68,25 +81,42 @@ def publish(ctx: RunContext) -> dict[str, int]:
     return published
 
 
+def published_on_trino(ctx: RunContext) -> dict[str, int]:
+    """Return the rows of every gold model dbt built on Trino (there Trino writes them to Delta itself)."""
+    from lakehouse import trino
+
+    manifest = Path(dbt.environment(ctx.warehouse)["DBT_TARGET_PATH"]) / "manifest.json"
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    names = sorted(n["name"] for n in nodes if n["resource_type"] == "model" and n["schema"] == "gold")
+    if not names:
+        return {}
+    counts = " union all ".join(f"select '{name}', count(*) from {trino.CATALOG}.gold.{name}" for name in names)
+    with trino.connected(ctx.warehouse.settings) as client:
+        return {name: int(rows) for name, rows in client.execute(counts)}
+
+
 def build(ctx: RunContext) -> StepResult:
-    """Check source freshness, then `dbt build` (models and their tests), when the Spark layers have new batches."""
+    """Check source freshness, then `dbt build` (snapshots, models and their tests), when the Spark layers have new
+    batches: on DuckDB embedded, whose gold models are then copied to Delta; on Trino in the stack, which writes
+    them to Delta itself."""
     result = StepResult(step="dbt.build", table="dbt models")
-    if ctx.warehouse.settings.is_stack:
-        # dbt-trino on the stack's Trino is the next piece of work; until then the run says so instead of faking it.
-        result.status = "skipped"
-        result.notes.append("not run on the stack (dbt-trino is not wired in yet)")
-        return result
     done = built_batch(ctx)
     available = ctx.tables.least_watermark(INPUTS)
     if available <= done:
         result.status = "skipped"
         return result
-    result.batch_from, result.batch_to = done + 1 if done else None, available
+    result.batch_from, result.batch_to = next_batch(done) if done else None, available
+    on_trino = ctx.warehouse.settings.is_stack
+    if on_trino:  # dbt's sources are the tables Trino knows: register the ones this run made first
+        from lakehouse import trino
+
+        trino.register_tables(ctx.warehouse.settings, ctx.warehouse)
     freshness = dbt.run(ctx.warehouse, ["source", "freshness"])
     outcome = dbt.run(ctx.warehouse, ["build"])
-    published = publish(ctx)
+    published = published_on_trino(ctx) if on_trino else publish(ctx)
     result.rows_out = sum(published.values())
-    result.notes.append(f"{freshness.summary()}; {outcome.summary()}; published {len(published)} models to gold")
+    where = "on Trino" if on_trino else "published"
+    result.notes.append(f"{freshness.summary()}; {outcome.summary()}; {where} {len(published)} models to gold")
     ctx.warehouse.write_bytes(_marker(ctx), json.dumps({"batch": available, "run_id": ctx.run_id}).encode())
     return result
 

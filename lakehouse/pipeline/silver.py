@@ -21,7 +21,7 @@ from lakehouse.entities import ORDERS as ORDER_FEED
 from lakehouse.entities import PRODUCTS as PRODUCT_FEED
 from lakehouse.entities import Entity
 from lakehouse.pipeline import bronze
-from lakehouse.pipeline.context import RunContext, StepResult, batch_day
+from lakehouse.pipeline.context import RunContext, StepResult, batch_day, next_batch
 from lakehouse.rows import Rows, split
 from lakehouse.tables import Commit, Frame, TableSpec
 from lakehouse.transforms import silver as tf
@@ -109,7 +109,7 @@ class _Step:
 
     def read_bronze(self) -> DataFrame:
         lo, hi = self.done, self.available
-        self.result.batch_from, self.result.batch_to = lo + 1 if lo else None, hi
+        self.result.batch_from, self.result.batch_to = next_batch(lo) if lo else None, hi
         upto = f"_batch_date <= '{batch_day(hi)}'"
         where = f"_batch_date > '{batch_day(lo)}' and {upto}" if lo else upto
         return self.ctx.tables.read(self.source, where=where)

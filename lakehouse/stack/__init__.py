@@ -208,6 +208,9 @@ def trino(settings: Settings, state_dir: Path) -> Service | None:
             raise UserError(f"Trino is not in {home}: run `lakehouse stack fetch`")
         jdk = java_home()
         data.mkdir(parents=True, exist_ok=True)
+        # The supervisor knows Trino is not running; the launcher's own pid file may still name the last JVM, which
+        # lingers as a zombie until it is reaped, and the launcher would refuse to start ("already running").
+        (data / "var" / "run" / "launcher.pid").unlink(missing_ok=True)
         env = {
             **settings.s3.environment(),
             "LAKEHOUSE_BUCKET": settings.bucket or "lakehouse",

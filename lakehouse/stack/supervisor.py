@@ -158,14 +158,16 @@ class Supervisor:
         if pid is None:
             return "not running"
         _signal_group(pid, signal.SIGTERM)
+        # The whole group, not only its leader: Trino's launcher runs the JVM as its child, and a JVM still shutting
+        # down holds the ports and the launcher's pid file that a restart needs.
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and _group_alive(pid):
             time.sleep(0.2)
         how = "stopped"
-        if _alive(pid):
+        if _group_alive(pid):
             _signal_group(pid, signal.SIGKILL)
             how = f"killed (still running {grace:.0f}s after SIGTERM)"
-            while _alive(pid):
+            while _group_alive(pid):
                 time.sleep(0.1)
         self._pid_path(service.name).unlink(missing_ok=True)
         return how
@@ -195,6 +197,20 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
     except (OSError, IndexError):
         return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """Return whether any process of the group is still running (zombies, which have exited, do not count)."""
+    if _alive(pgid):
+        return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it exited while we looked
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 def _signal_group(pid: int, sig: int) -> None:
