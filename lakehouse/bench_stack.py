@@ -1,8 +1,9 @@
 """The stack's benchmark behind `lakehouse bench --stack`: measures and prints; it asserts nothing.
 
 1. The Spark layers (landing → Spark gold) for the same generated shop, embedded (delta-rs, local disk) and on the
-   stack (delta-spark, S3), each a fresh `lakehouse run` process, with the driver's peak live heap (what a full collection leaves).
-2. The same on a shop three times the size, on the stack: does the driver's heap grow with the data?
+   stack (delta-spark, S3), each a fresh `lakehouse run` process, with the driver's peak live heap (what a full
+   collection leaves); then the dbt build on each (dbt-duckdb, dbt-trino), and one more day through every layer.
+2. The Spark layers on a shop three times the size, on the stack: does the driver's heap grow with the data?
 3. Trino: start to first answer, and `count(*)` of every table, cold and warm.
 """
 
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.table import Table
@@ -26,6 +27,7 @@ from lakehouse.settings import Settings, load_settings
 from lakehouse.warehouse import Warehouse
 
 SPARK_LAYERS = ("bronze", "silver", "gold")
+LAYERS = (*SPARK_LAYERS, "dbt")
 
 
 GC_LINE = re.compile(r"Pause (Young|Full) .*?(\d+)M->(\d+)M\(\d+M\)")
@@ -54,8 +56,20 @@ def _live_heap(log_dir: Path) -> float:
     return peak
 
 
-def _run(settings: Settings, label: str) -> tuple[float, float]:
-    """Run the Spark layers in a fresh `lakehouse run` process; return (seconds, peak live driver heap in MB)."""
+STEP_LINE = re.compile(r"^\[\s*\d+/\d+\]\s+(\S+)\s.*?([\d.]+)s\s*$", re.MULTILINE)
+
+
+@dataclass
+class Measured:
+    """One `lakehouse run` process: its wall time, the driver's peak live heap, and each step's seconds."""
+
+    seconds: float
+    heap_mb: float
+    steps: dict[str, float]
+
+
+def _run(settings: Settings, label: str, layers: tuple[str, ...] = SPARK_LAYERS) -> Measured:
+    """Run `layers` in a fresh `lakehouse run` process and measure it."""
     gc_logs = Path(tempfile.mkdtemp(prefix="lakehouse-bench-gc-"))
     env = {
         **os.environ,
@@ -67,8 +81,8 @@ def _run(settings: Settings, label: str) -> tuple[float, float]:
         "JAVA_TOOL_OPTIONS": f"-Xlog:gc:file={gc_logs}/gc-%p.log",
         "COLUMNS": "160",
     }
-    command = [sys.executable, "-m", "lakehouse.cli", "run", *(a for layer in SPARK_LAYERS for a in ("--layer", layer))]
-    console.print(f"{label}: lakehouse run (Spark layers) …")
+    command = [sys.executable, "-m", "lakehouse.cli", "run", *(a for layer in layers for a in ("--layer", layer))]
+    console.print(f"{label}: lakehouse run ({', '.join(layers)}) …")
     clock = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stop = threading.Event()
@@ -80,9 +94,10 @@ def _run(settings: Settings, label: str) -> tuple[float, float]:
     sampler.join()
     if process.returncode != 0:
         raise RuntimeError(f"{label} failed:\n{output[-4000:]}")
+    steps = {step: float(took) for step, took in STEP_LINE.findall(output)}
     live = _live_heap(gc_logs)
     shutil.rmtree(gc_logs, ignore_errors=True)
-    return seconds, live
+    return Measured(seconds, live, steps)
 
 
 def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
@@ -114,31 +129,46 @@ def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
     for target in (embedded, on_stack):
         shop = generate(Warehouse(target), days, events_per_day=events_per_day, progress=False)
     events = shop.rows["events"]
-    seconds, heap = _run(embedded, "embedded")
+    spark_runs, dbt_runs, next_days = {}, {}, {}
+    for name, target in (("embedded", embedded), ("stack", on_stack)):
+        spark_runs[name] = _run(target, name)
+        dbt_runs[name] = _run(target, name, ("dbt",))
+        generate(Warehouse(target), 1, events_per_day=events_per_day, progress=False)
+        next_days[name] = _run(target, f"{name}, one more day", LAYERS)
+    local, remote = spark_runs["embedded"], spark_runs["stack"]
     rows.append(
         (
             "Spark layers, embedded (delta-rs, local disk)",
-            f"{seconds:.1f} s",
-            f"{events:,} events; driver live heap, peak {heap:,.0f} MB",
+            f"{local.seconds:.1f} s",
+            f"{events:,} events; driver live heap, peak {local.heap_mb:,.0f} MB",
         )
     )
-    seconds_stack, heap_stack = _run(on_stack, "stack")
     rows.append(
         (
             "Spark layers, stack (delta-spark, S3)",
-            f"{seconds_stack:.1f} s",
-            f"{events:,} events; {seconds_stack / seconds:.1f}× embedded; target ≤ 180 s;"
-            f" driver live heap, peak {heap_stack:,.0f} MB",
+            f"{remote.seconds:.1f} s",
+            f"{events:,} events; {remote.seconds / local.seconds:.1f}× embedded; target ≤ 180 s;"
+            f" driver live heap, peak {remote.heap_mb:,.0f} MB",
         )
     )
+    for name, label in (("embedded", "dbt-duckdb"), ("stack", "dbt-trino")):
+        full, day = dbt_runs[name].steps.get("dbt.build", 0.0), next_days[name].steps.get("dbt.build", 0.0)
+        rows.append((f"dbt build, {name} ({label}), full month", f"{full:.1f} s", "snapshots, models, tests"))
+        rows.append(
+            (
+                f"one more day, {name}: every layer",
+                f"{next_days[name].seconds:.1f} s",
+                f"dbt {day:.1f} s = {day / max(full, 0.1):.0%} of the full build (incremental facts and daily marts)",
+            )
+        )
     big = generate(Warehouse(triple), days, events_per_day=(events_per_day or 33_000) * 3, progress=False)
-    seconds_big, heap_big = _run(triple, "stack, 3× shop")
+    large = _run(triple, "stack, 3× shop")
     rows.append(
         (
             "Spark layers, stack, 3× shop",
-            f"{seconds_big:.1f} s",
-            f"{big.rows['events']:,} events; driver live heap, peak {heap_big:,.0f} MB"
-            f" ({heap_big / max(heap_stack, 1):.2f}× the 1× shop's)",
+            f"{large.seconds:.1f} s",
+            f"{big.rows['events']:,} events; driver live heap, peak {large.heap_mb:,.0f} MB"
+            f" ({large.heap_mb / max(remote.heap_mb, 1):.2f}× the 1× shop's)",
         )
     )
 

@@ -24,6 +24,8 @@ from lakehouse.settings import Settings
 
 LAYERS = ("bronze", "silver", "gold", "ops")
 _TABLE_NAME = re.compile(r"^(?P<layer>[a-z]+)\.(?P<table>[a-z][a-z0-9_]*)$")
+# dbt's own working relations (an incremental model's new rows, a table being replaced), dropped after each build.
+_DBT_WORK = re.compile(r"__dbt_(tmp|backup)$")
 _DAY_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -68,10 +70,14 @@ class Warehouse:
         for layer in LAYERS:
             selector = pafs.FileSelector(self.fs_path(self.uri(layer)), allow_not_found=True)
             for info in self.fs.get_file_info(selector):
-                if info.type != pafs.FileType.Directory or not _TABLE_NAME.match(f"{layer}.{info.base_name}"):
-                    continue  # a folder that is no table of the lakehouse's naming (another tool's, a temporary one)
-                if self.fs.get_file_info(f"{info.path}/_delta_log").type == pafs.FileType.Directory:
-                    found.append(f"{layer}.{info.base_name}")
+                name = f"{layer}.{info.base_name}"
+                if info.type != pafs.FileType.Directory or not _TABLE_NAME.match(name) or _DBT_WORK.search(name):
+                    continue  # no table of the lakehouse's naming: another tool's folder, dbt's working relation
+                log = pafs.FileSelector(f"{info.path}/_delta_log", allow_not_found=True)
+                # A commit in the log, not only the folder: S3 servers such as SeaweedFS keep a dropped table's
+                # folders after its files are deleted.
+                if any(entry.type == pafs.FileType.File for entry in self.fs.get_file_info(log)):
+                    found.append(name)
         return sorted(found)
 
     # -- landing zone ---------------------------------------------------------------------------------------------

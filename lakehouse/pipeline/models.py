@@ -9,7 +9,7 @@ import duckdb
 
 from lakehouse import dbt
 from lakehouse.pipeline.context import RunContext, StepResult, next_batch
-from lakehouse.tables import TableSpec
+from lakehouse.tables import TableSpec, sql_in
 
 # The Spark steps dbt reads from, as (table, app id) watermarks; dbt builds once all of them have moved on.
 INPUTS = (
@@ -34,13 +34,13 @@ def built_batch(ctx: RunContext) -> int:
     return int(json.loads(ctx.warehouse.read_bytes(uri))["batch"]) if ctx.warehouse.exists(uri) else 0
 
 
-def _descriptions(ctx: RunContext) -> dict[str, str]:
-    """Return each model's description from dbt's manifest, to carry into the Delta table's metadata."""
+def _models(ctx: RunContext) -> dict[str, dict]:
+    """Return dbt's manifest entry of every model, by name (empty before the first build)."""
     manifest = Path(dbt.environment(ctx.warehouse)["DBT_TARGET_PATH"]) / "manifest.json"
     if not manifest.is_file():
         return {}
     nodes = json.loads(manifest.read_text())["nodes"].values()
-    return {n["name"]: " ".join(n.get("description", "").split()) for n in nodes if n["resource_type"] == "model"}
+    return {n["name"]: n for n in nodes if n["resource_type"] == "model"}
 
 
 def _as_trino_types(con: duckdb.DuckDBPyConnection, name: str) -> str:
@@ -54,13 +54,29 @@ def _as_trino_types(con: duckdb.DuckDBPyConnection, name: str) -> str:
     return f'select {", ".join(select)} from gold."{name}"'
 
 
+def _rebuilt(con: duckdb.DuckDBPyConnection) -> dict[str, list[str] | None]:
+    """Return the keys each incremental model's build rebuilt (None: all of them), as its pre-hook recorded them."""
+    found = "select 1 from information_schema.tables where table_schema = 'main' and table_name = 'lakehouse_rebuilt'"
+    if not con.sql(found).fetchall():
+        return {}
+    rebuilt: dict[str, list[str] | None] = {}
+    for model, key in con.sql("select model, key_value from main.lakehouse_rebuilt").fetchall():
+        keys = rebuilt.setdefault(model, [])
+        if key is None:
+            rebuilt[model] = None
+        elif keys is not None:
+            keys.append(key)
+    return rebuilt
+
+
 def publish(ctx: RunContext) -> dict[str, int]:
-    """Copy every model dbt built into the gold schema to the Delta table `gold.<model>`; return rows per table.
+    """Copy every model dbt built into the gold schema to the Delta table `gold.<model>`; return rows copied per table.
 
     Only a build whose tests passed gets here, so a bad model is never published. Everything that reads the
-    lakehouse (`lakehouse sql`, Superset, Trino in the stack) then reads Delta, never dbt's working database.
+    lakehouse (`lakehouse sql`, Superset, Trino in the stack) then reads Delta, never dbt's working database. An
+    incremental model's Delta table is rewritten only where the build rebuilt it: the keys its pre-hook recorded.
     """
-    descriptions = _descriptions(ctx)
+    models = _models(ctx)
     con = dbt.connect(ctx.warehouse)
     try:
         names = [
@@ -70,11 +86,21 @@ def publish(ctx: RunContext) -> dict[str, int]:
                 "where table_schema = 'gold' and table_type = 'BASE TABLE' order by table_name"
             ).fetchall()
         ]
+        rebuilt = _rebuilt(con)
         published = {}
         for name in names:
-            data = con.sql(_as_trino_types(con, name)).to_arrow_table()
-            spec = TableSpec(f"gold.{name}", descriptions.get(name) or f"dbt model {name}", owner="analytics")
-            ctx.tables.overwrite(spec, data, replace_schema=True)
+            node = models.get(name, {})
+            description = " ".join(node.get("description", "").split()) or f"dbt model {name}"
+            spec = TableSpec(f"gold.{name}", description, owner="analytics")
+            query = _as_trino_types(con, name)
+            keys, key = rebuilt.get(name), node.get("config", {}).get("unique_key")
+            if keys is not None and isinstance(key, str) and ctx.tables.exists(spec.name):
+                chosen = f'select * from ({query}) where cast("{key}" as varchar) in (select unnest(?))'
+                data = con.execute(chosen, [keys]).to_arrow_table()
+                ctx.tables.overwrite(spec, data, predicate=sql_in(key, sorted(set(keys))))
+            else:
+                data = con.sql(query).to_arrow_table()
+                ctx.tables.overwrite(spec, data, replace_schema=True)
             published[name] = data.num_rows
     finally:
         con.close()
@@ -112,7 +138,8 @@ def build(ctx: RunContext) -> StepResult:
 
         trino.register_tables(ctx.warehouse.settings, ctx.warehouse)
     freshness = dbt.run(ctx.warehouse, ["source", "freshness"])
-    outcome = dbt.run(ctx.warehouse, ["build"])
+    # Incremental models rebuild only what batches after `done` touched (dbt_project/macros/incremental.sql).
+    outcome = dbt.run(ctx.warehouse, ["build", "--vars", json.dumps({"since_batch": done})])
     published = published_on_trino(ctx) if on_trino else publish(ctx)
     result.rows_out = sum(published.values())
     where = "on Trino" if on_trino else "published"

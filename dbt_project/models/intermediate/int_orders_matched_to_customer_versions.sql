@@ -29,7 +29,8 @@ final as (
         orders.shipped_at,
         orders.delivered_at,
         orders.cancelled_at,
-        orders.returned_at
+        orders.returned_at,
+        orders._batch_id
     from orders
     left join customers
         on

@@ -1,7 +1,20 @@
 {#- One row per order line, keyed to the product and customer versions valid when the order was placed; the cost
-    of the product version gives the line's margin. -#}
+    of the product version gives the line's margin. Incremental: a run rebuilds the lines of the orders that arrived
+    or changed status. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        pre_hook="{{ record_rebuilt(touched('orders')) }}",
+    )
+}}
+-- depends_on: {{ ref('stg_orders') }}
 with items as (
     select * from {{ ref('int_order_items_matched_to_product_versions') }}
+    {% if is_incremental() -%}
+        where order_id in ({{ touched('orders') }})
+    {%- endif %}
 ),
 
 orders as (

@@ -1,6 +1,19 @@
-{#- One row per order, keyed to the customer version that was valid when the order was placed. -#}
+{#- One row per order, keyed to the customer version that was valid when the order was placed. Incremental: a run
+    rebuilds the orders that arrived or changed status (macros/incremental.sql). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        pre_hook="{{ record_rebuilt(touched('orders')) }}",
+    )
+}}
+-- depends_on: {{ ref('stg_orders') }}
 with orders as (
     select * from {{ ref('int_orders_matched_to_customer_versions') }}
+    {% if is_incremental() -%}
+        where _batch_id > {{ since_batch() }}
+    {%- endif %}
 ),
 
 final as (

@@ -1,7 +1,20 @@
 {#- Sales per day, country, channel and payment method: what the executive dashboard slices. Revenue counts orders
-    that were not cancelled; returns are shown apart. -#}
+    that were not cancelled; returns are shown apart. Incremental: a run rebuilds the days of the orders that
+    arrived or changed status. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_date',
+        pre_hook="{{ record_rebuilt(touched('order_days')) }}",
+    )
+}}
+-- depends_on: {{ ref('stg_orders') }}
 with orders as (
     select * from {{ ref('fct_orders') }}
+    {% if is_incremental() -%}
+        where order_date in ({{ touched('order_days') }})
+    {%- endif %}
 ),
 
 customers as (

@@ -1,7 +1,20 @@
 {#- The purchase funnel per day, counted in sessions: any visit → product view → cart → checkout → purchase, with
-    each step's conversion from the one before and the share that dropped off there. -#}
+    each step's conversion from the one before and the share that dropped off there. Incremental: a run rebuilds
+    the days that received events. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_date',
+        pre_hook="{{ record_rebuilt(touched('event_days')) }}",
+    )
+}}
+-- depends_on: {{ ref('stg_events') }}
 with sessions as (
     select * from {{ ref('fct_sessions') }}
+    {% if is_incremental() -%}
+        where session_date in ({{ touched('event_days') }})
+    {%- endif %}
 ),
 
 steps as (

@@ -1,5 +1,16 @@
 {#- Stock level per product at the end of each day: the running sum of its movements (initial stock, receipts,
-    sales, returns, adjustments), with the day's flows. -#}
+    sales, returns, adjustments), with the day's flows. Incremental: a movement changes the stock of every later
+    day, so a run rebuilds every day from the first one that received movements (the running sum still reads
+    every day's totals, a small aggregate). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='stock_date',
+        pre_hook="{{ record_rebuilt('select date_day from ' ~ ref('dim_date') ~ ' where date_day >= ' ~ first_rebuilt_day('movement_days', 'stock_date')) }}",
+    )
+}}
+-- depends_on: {{ ref('stg_inventory_movements') }}
 with movements as (
     select * from {{ ref('stg_inventory_movements') }}
 ),
@@ -45,3 +56,6 @@ final as (
 )
 
 select * from final
+{% if is_incremental() -%}
+    where stock_date >= {{ first_rebuilt_day('movement_days', 'stock_date') }}
+{%- endif %}

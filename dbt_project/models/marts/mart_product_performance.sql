@@ -45,7 +45,9 @@ final as (
         coalesce(sales.units_returned, 0) as units_returned,
         coalesce(sales.revenue, 0) as revenue,
         coalesce(sales.margin, 0) as margin,
-        case when sales.revenue > 0 then cast(sales.margin as double) / cast(sales.revenue as double) end as margin_rate,
+        case
+            when sales.revenue > 0 then cast(sales.margin as double) / cast(sales.revenue as double)
+        end as margin_rate,
         case when sales.units_sold > 0 then cast(sales.units_returned as double) / sales.units_sold end as return_rate,
         coalesce(traffic.product_views, 0) as product_views,
         coalesce(traffic.add_to_carts, 0) as add_to_carts,

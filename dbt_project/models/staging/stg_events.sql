@@ -16,7 +16,8 @@ renamed as (
         referrer,
         device,
         country,
-        arrived_date
+        arrived_date,
+        _batch_id
     from source
 )
 

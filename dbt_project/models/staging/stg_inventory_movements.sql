@@ -10,7 +10,8 @@ renamed as (
         movement_date,
         movement_type,
         quantity,
-        warehouse
+        warehouse,
+        _batch_id
     from source
 )
 

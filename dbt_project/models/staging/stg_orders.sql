@@ -24,7 +24,8 @@ renamed as (
         shipped_at,
         delivered_at,
         cancelled_at,
-        returned_at
+        returned_at,
+        _batch_id
     from source
 )
 
