@@ -78,16 +78,31 @@ def environment(warehouse: Warehouse, target: str | None = None) -> dict[str, st
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     if target == "trino":  # the stack's Trino, as the pipeline's user (dbt_project/profiles.yml reads these)
-        from lakehouse.trino import PIPELINE_USER
-
-        parts = urlsplit(warehouse.settings.trino_url)
-        values |= {
-            "TRINO_HOST": parts.hostname or "127.0.0.1",
-            "TRINO_PORT": str(parts.port or (443 if parts.scheme == "https" else 8080)),
-            "TRINO_HTTP_SCHEME": parts.scheme or "http",
-            "TRINO_USER": PIPELINE_USER,
-        }
+        values |= _trino_login(warehouse)
     return values
+
+
+def _trino_login(warehouse: Warehouse) -> dict[str, str]:
+    """Return where dbt finds Trino and how it logs in: by name over plain HTTP (the local stack, on 127.0.0.1
+    only), with the pipeline user's password and the CA of Trino's certificate over HTTPS (docker-compose)."""
+    from lakehouse.trino import CA_VARIABLE, PIPELINE_USER, password_variable
+
+    parts = urlsplit(warehouse.settings.trino_url)
+    login = {
+        "TRINO_HOST": parts.hostname or "127.0.0.1",
+        "TRINO_PORT": str(parts.port or (443 if parts.scheme == "https" else 8080)),
+        "TRINO_HTTP_SCHEME": parts.scheme or "http",
+        "TRINO_USER": PIPELINE_USER,
+    }
+    if parts.scheme == "https":
+        password, ca = os.environ.get(password_variable(PIPELINE_USER)), os.environ.get(CA_VARIABLE)
+        if not password or not ca:
+            raise UserError(
+                f"Trino at {warehouse.settings.trino_url} takes passwords: set {password_variable(PIPELINE_USER)} and"
+                f" {CA_VARIABLE} (`lakehouse stack init --compose` makes both)"
+            )
+        login |= {"LAKEHOUSE_DBT_TARGET": "trino_password", "TRINO_PASSWORD": password, "TRINO_CERT": ca}
+    return login
 
 
 def connect(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:

@@ -8,10 +8,12 @@ Registering is idempotent: a known table is left alone, and Trino reads each tab
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -20,6 +22,9 @@ from lakehouse.errors import UserError
 from lakehouse.settings import Settings
 from lakehouse.warehouse import LAYERS, Warehouse
 
+if TYPE_CHECKING:
+    import requests
+
 CATALOG = "lakehouse"
 # The client announces at INFO that it cannot store OAuth2 tokens, which the stack never uses.
 logging.getLogger("trino.auth").setLevel(logging.WARNING)
@@ -27,6 +32,13 @@ logging.getLogger("trino.auth").setLevel(logging.WARNING)
 DBT_SCHEMAS = ("staging", "intermediate", "snapshots")
 # The pipeline's own identity in Trino (the local stack listens on 127.0.0.1 only and authenticates nobody).
 PIPELINE_USER = "lakehouse"
+# In docker-compose Trino checks passwords over HTTPS; its certificate is signed by the CA in this file.
+CA_VARIABLE = "LAKEHOUSE_TRINO_CA"
+
+
+def password_variable(user: str) -> str:
+    """Return the name of the environment variable holding a Trino user's password (.env, `stack init --compose`)."""
+    return f"LAKEHOUSE_TRINO_PASSWORD_{user.upper()}"
 
 
 @dataclass
@@ -46,11 +58,16 @@ class Trino:
 
         parts = urlsplit(settings.trino_url)
         self.url = settings.trino_url
+        # Over HTTPS (docker-compose) the user proves who it is with its password; over plain HTTP (the local stack,
+        # on 127.0.0.1 only) Trino takes the name as given, and the client would refuse to send a password anyway.
+        password = os.environ.get(password_variable(user)) if parts.scheme == "https" else None
         self._connection = trino.dbapi.connect(
             host=parts.hostname or "127.0.0.1",
             port=parts.port or (443 if parts.scheme == "https" else 8080),
             http_scheme=parts.scheme or "http",
             user=user,
+            auth=trino.auth.BasicAuthentication(user, password) if password else None,
+            http_session=_session(os.environ.get(CA_VARIABLE)),
             catalog=CATALOG,
             request_timeout=300,
         )
@@ -71,6 +88,8 @@ class Trino:
             raise UserError(f"{failed}: {exc.error_name}: {exc.message}") from None
         except (trino.exceptions.TrinoConnectionError, OSError) as exc:
             raise UserError(f"cannot reach Trino at {self.url} ({exc}): start it with `lakehouse stack up`") from None
+        except trino.exceptions.HttpError as exc:  # e.g. 401: a wrong password, or none where Trino asks for one
+            raise UserError(f"{failed}: {self.url} refused the request ({exc})") from None
         finally:
             cursor.close()
 
@@ -84,6 +103,19 @@ class Trino:
         rows, names = self._run(sql, "query failed")
         columns = {name: [row[i] for row in rows] for i, name in enumerate(_unique(names))}
         return TrinoResult(pa.table(columns) if names else pa.table({}), sql, time.perf_counter() - clock)
+
+
+def _session(ca: str | None) -> requests.Session:
+    """Return the HTTP session for a connection: trusting the CA certificate in file `ca` (docker-compose's own CA)
+    instead of the system's when given."""
+    import requests
+
+    session = requests.Session()
+    if ca:
+        session.verify = ca
+        # Otherwise REQUESTS_CA_BUNDLE, where set, would be trusted instead (requests prefers it to session.verify).
+        session.trust_env = False
+    return session
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse import dbt
+from lakehouse.errors import UserError
 
 pytestmark = pytest.mark.e2e
 
@@ -32,6 +33,26 @@ def test_the_project_parses_for_trino_without_a_server(shop):
     orders = manifest["sources"]["source.lakehouse.silver.orders"]
     assert (orders["database"], orders["schema"], orders["name"]) == ("lakehouse", "silver", "orders")
     assert manifest["nodes"]["model.lakehouse.stg_orders"]["schema"] == "staging"
+
+
+def test_over_https_dbt_logs_in_to_trino_with_the_pipeline_users_password(shop, monkeypatch, tmp_path):
+    """docker-compose's Trino takes passwords over HTTPS: dbt gets the password target, the password and the CA."""
+    from dataclasses import replace
+
+    from lakehouse.trino import CA_VARIABLE, password_variable
+    from lakehouse.warehouse import Warehouse
+
+    warehouse, _, _ = shop
+    compose = Warehouse(replace(warehouse.settings, trino_url="https://trino:8443"))
+    monkeypatch.delenv(password_variable("lakehouse"), raising=False)
+    with pytest.raises(UserError, match="lakehouse stack init --compose"):
+        dbt.environment(compose, "trino")
+    monkeypatch.setenv(password_variable("lakehouse"), "a-password")
+    monkeypatch.setenv(CA_VARIABLE, str(tmp_path / "ca.crt"))
+    env = dbt.environment(compose, "trino")
+    login = (env["LAKEHOUSE_DBT_TARGET"], env["TRINO_PORT"], env["TRINO_PASSWORD"])
+    assert login == ("trino_password", "8443", "a-password")
+    assert dbt.run(compose, ["parse"], target="trino").success  # the profile holds together
 
 
 def _truth(warehouse, name: str, key: str) -> set[tuple[str, object]]:

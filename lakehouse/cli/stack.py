@@ -41,13 +41,26 @@ def command() -> None:
 
 
 @command.command("init")
-def init() -> None:
+@click.option(
+    "--compose",
+    "for_compose",
+    is_flag=True,
+    help="Also set up docker-compose's Trino: its users' passwords into .env (once), then their password file and "
+    "Trino's certificate into .compose/trino/.",
+)
+def init(for_compose: bool) -> None:
     """Generate the S3 keys into .env (once), without starting anything: what docker-compose needs first."""
     from lakehouse import stack
 
-    _settings()  # loads .env, where keys made before are found
+    _settings()  # loads .env, where keys and passwords made before are found
     made = stack.ensure_keys()
     console.print("generated S3 keys into .env" if made else "S3 keys are set already (environment or .env)")
+    if not for_compose:
+        return
+    generated = stack.ensure_compose_secrets()
+    console.print(f"generated {', '.join(generated)} into .env" if generated else "Trino's passwords are set already")
+    written = stack.write_compose_trino()
+    console.print(f"wrote {', '.join(written)} (Trino's users: {', '.join(stack.TRINO_USERS)})")
 
 
 @command.command("up")

@@ -11,10 +11,12 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +29,13 @@ from lakehouse.warehouse import Warehouse
 TRINO_ETC = artifacts.INFRA / "trino" / "etc"
 TRINO_MIN_JAVA = 24
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The users infra/trino/etc/access-control.json knows; in docker-compose each has a password.
+TRINO_USERS = ("lakehouse", "superset", "analyst")
+# infra/trino/etc/config.properties signs Trino's internal requests with it (required once passwords are checked).
+TRINO_SHARED_SECRET = "LAKEHOUSE_TRINO_SHARED_SECRET"
+# What `lakehouse stack init --compose` makes for docker-compose's Trino (gitignored): its certificate, the CA that
+# signed it (for clients to trust), and its users' password file.
+COMPOSE_TRINO_DIR = Path(".compose") / "trino"
 
 
 def _local_port(url: str, what: str) -> int | None:
@@ -59,6 +68,105 @@ def ensure_keys(env_file: Path = Path(".env")) -> bool:
     env_file.chmod(0o600)
     os.environ.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
     return True
+
+
+def ensure_compose_secrets(env_file: Path = Path(".env")) -> list[str]:
+    """Generate into `env_file` what docker-compose's Trino needs and the environment lacks: a password for each of
+    its users and the secret its internal requests are signed with; return the variables generated (never values).
+    """
+    from lakehouse.trino import password_variable
+
+    wanted = [*(password_variable(user) for user in TRINO_USERS), TRINO_SHARED_SECRET]
+    made = {name: secrets.token_urlsafe(24) for name in wanted if not os.environ.get(name)}
+    if made:
+        text = env_file.read_text() if env_file.is_file() else ""
+        block = "# docker-compose's Trino: users' passwords, internal secret (`lakehouse stack init --compose`)\n"
+        block += "".join(f"{name}={value}\n" for name, value in made.items())
+        env_file.write_text(text + ("\n" if text and not text.endswith("\n") else "") + block)
+        env_file.chmod(0o600)
+        os.environ.update(made)
+    return list(made)
+
+
+def write_compose_trino(directory: Path = COMPOSE_TRINO_DIR) -> list[str]:
+    """Write what docker-compose's Trino reads from `directory`; return the files written.
+
+    `password.db` is written every time from the passwords in the environment (Trino reloads it within seconds), as
+    bcrypt hashes. The certificate is made once: a CA of its own (`ca.crt`, which clients trust; its key is thrown
+    away) signs `trino.pem`, the server's key and certificate for the names the containers and the host use.
+    """
+    from lakehouse.trino import password_variable
+
+    try:
+        import bcrypt
+    except ImportError:
+        raise UserError("the password file needs the `bcrypt` package: run `make setup`") from None
+    missing = [password_variable(user) for user in TRINO_USERS if not os.environ.get(password_variable(user))]
+    if missing:
+        raise UserError(f"{', '.join(missing)} not set: run `lakehouse stack init --compose`")
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    lines = []
+    for user in TRINO_USERS:
+        hashed = bcrypt.hashpw(os.environ[password_variable(user)].encode(), bcrypt.gensalt(rounds=10)).decode()
+        lines.append(f"{user}:$2y${hashed[4:]}\n")  # Trino's documented prefix; $2b$ and $2y$ are one algorithm
+    (directory / "password.db").write_text("".join(lines))
+    written.append(str(directory / "password.db"))
+    if not (directory / "trino.pem").is_file() or not (directory / "ca.crt").is_file():
+        _make_certificate(directory)
+        written += [str(directory / "ca.crt"), str(directory / "trino.pem")]
+    # Readable by the containers' own users (Trino runs as uid 1000): the passwords themselves stay in .env (0600).
+    for name in ("password.db", "ca.crt", "trino.pem"):
+        (directory / name).chmod(0o644)
+    return written
+
+
+# One file for both steps: the CA's own certificate, and the extensions of the server's (the names it answers to).
+_OPENSSL_CONFIG = """\
+[req]
+distinguished_name = name
+prompt = no
+[name]
+CN = lakehouse compose CA
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:trino, DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def _make_certificate(directory: Path) -> None:
+    """Make a CA and a certificate for Trino signed by it with `openssl`, into `directory` (ca.crt, trino.pem)."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise UserError("making Trino's certificate needs `openssl`: install it (apt-get install -y openssl)")
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        (work / "openssl.cnf").write_text(_OPENSSL_CONFIG)
+
+        def run(*args: str) -> None:
+            done = subprocess.run([openssl, *args], cwd=work, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise UserError(f"openssl {args[0]} failed: {done.stderr.strip()}")
+
+        new_key = ["-config", "openssl.cnf", "-nodes", "-newkey"]
+        self_signed_ca = ["-x509", "-extensions", "ca", "-days", "3650"]
+        run("req", *self_signed_ca, *new_key, "rsa:3072", "-keyout", "ca.key", "-out", "ca.crt")
+        run("req", "-new", *new_key, "rsa:2048", "-subj", "/CN=trino", "-keyout", "trino.key", "-out", "trino.csr")
+        signed_by_ca = ["-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", str(secrets.randbits(63)), "-days", "825"]
+        server = ["-extfile", "openssl.cnf", "-extensions", "server"]
+        run("x509", "-req", "-in", "trino.csr", *signed_by_ca, *server, "-out", "trino.crt")
+        # Trino takes a PEM keystore: the private key, then the certificate.
+        pem = (work / "trino.key").read_text() + (work / "trino.crt").read_text()
+        (directory / "trino.pem").write_text(pem)
+        shutil.copyfile(work / "ca.crt", directory / "ca.crt")
 
 
 def java_home(minimum: int = TRINO_MIN_JAVA) -> Path:
@@ -189,8 +297,12 @@ def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
     )
 
 
-def trino(settings: Settings, state_dir: Path) -> Service | None:
-    """Return the Trino server, when LAKEHOUSE_TRINO_URL points at this machine."""
+def trino(settings: Settings, state_dir: Path, options: Sequence[str] = ()) -> Service | None:
+    """Return the Trino server, when LAKEHOUSE_TRINO_URL points at this machine.
+
+    `options` go to Trino's launcher as they are (e.g. `-D<property>=<value>`, as docker-compose adds HTTPS and
+    passwords to the shared configuration).
+    """
     port = _local_port(settings.trino_url, "LAKEHOUSE_TRINO_URL")
     if port is None:
         return None
@@ -201,6 +313,7 @@ def trino(settings: Settings, state_dir: Path) -> Service | None:
         "run",
         f"--etc-dir={TRINO_ETC}",
         f"--data-dir={data}",
+        *options,
     ]
 
     def launch() -> tuple[list[str], dict[str, str]]:
@@ -217,6 +330,8 @@ def trino(settings: Settings, state_dir: Path) -> Service | None:
             # infra/trino/etc reads these; compose sets 0.0.0.0 inside its network, here only this machine.
             "LAKEHOUSE_TRINO_BIND_IP": "127.0.0.1",
             "LAKEHOUSE_TRINO_PORT": str(port),
+            # Signs Trino's requests to itself; one node, so a fresh one per start does (compose keeps one in .env).
+            TRINO_SHARED_SECRET: secrets.token_urlsafe(32),
             "JAVA_HOME": str(jdk),
             "PATH": f"{jdk / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         }

@@ -7,6 +7,7 @@ PATH. Without either these tests fail, saying what to install; they never skip.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,15 +16,26 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from lakehouse import stack
+from lakehouse.cli import cli
+from lakehouse.trino import CA_VARIABLE, PIPELINE_USER, password_variable
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "docker-compose.yml"
 MINIO = ROOT / "docker-compose.minio.yml"
 DOCKERFILE = ROOT / "infra" / "spark" / "Dockerfile"
 ARTIFACTS = ROOT / "infra" / "maven-artifacts.txt"
+TRINO = ROOT / "infra" / "trino"
 
 # Throwaway keys: the files must take the S3 keys from the environment and from nowhere else.
 KEYS = {"AWS_ACCESS_KEY_ID": "throwawaykeyid01", "AWS_SECRET_ACCESS_KEY": "throwaway-secret-0123456789"}
+# ... and so must Trino's secrets, which `lakehouse stack init --compose` writes into .env.
+TRINO_SECRETS = {
+    "LAKEHOUSE_TRINO_SHARED_SECRET": "throwaway-shared-secret",
+    "LAKEHOUSE_TRINO_PASSWORD_LAKEHOUSE": "throwaway-password",
+}
 SERVICES = {"seaweedfs", "bucket", "trino", "pipeline"}
 CONSUMERS = ("bucket", "trino", "pipeline")  # every service that talks to S3 as a client
 SECRET_NAME = re.compile(r"ACCESS_KEY|SECRET|PASSWORD|TOKEN|ROOT_USER")
@@ -55,9 +67,11 @@ def compose(tmp_path_factory):
     env_file.write_text("")
     bare = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
 
-    def run(*files: Path, keys: bool = True, **variables: str) -> list[subprocess.CompletedProcess[str]]:
+    def run(
+        *files: Path, keys: bool = True, trino: bool = True, **variables: str
+    ) -> list[subprocess.CompletedProcess[str]]:
         args = ["--env-file", str(env_file), *(a for f in files for a in ("-f", str(f))), "config"]
-        env = {**bare, **(KEYS if keys else {}), **variables}
+        env = {**bare, **(KEYS if keys else {}), **(TRINO_SECRETS if trino else {}), **variables}
         return [
             subprocess.run([*c, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
             for c in commands
@@ -152,7 +166,7 @@ def test_trino_reads_the_shared_etc_and_the_one_bucket(base):
         for name in ("bucket", "pipeline"):
             assert _bucket_of(services[name]["environment"]["LAKEHOUSE_WAREHOUSE"]) == bucket, name
         pipeline = services["pipeline"]["environment"]
-        assert pipeline["LAKEHOUSE_TRINO_URL"] == "http://trino:8080"
+        assert pipeline["LAKEHOUSE_TRINO_URL"] == "https://trino:8443"
         assert "lakehouse generate --days 30 --if-empty && lakehouse run" in services["pipeline"]["command"][-1]
 
 
@@ -172,7 +186,7 @@ def test_ports_are_published_on_loopback_only(base, with_minio):
                 assert address == "127.0.0.1", f"{name} publishes {published} on {address or 'every address'}"
     for config in base:
         published = {p for s in config["services"].values() for _, p, _ in _ports(s)}
-        assert published == {"8333", "8080"}
+        assert published == {"8333", "8443"}  # Trino over HTTPS only: its plain HTTP port stays in the network
 
 
 def test_minio_override_moves_every_consumer_to_minio(with_minio):
@@ -202,6 +216,90 @@ def test_missing_keys_stop_compose_with_the_fix(compose):
         for done in compose(*files, keys=False):
             assert done.returncode != 0
             assert "lakehouse stack init" in done.stderr, done.stderr
+        for done in compose(*files, trino=False):
+            assert done.returncode != 0
+            assert "lakehouse stack init --compose" in done.stderr, done.stderr
+
+
+def _options(command: list[str]) -> dict[str, str]:
+    """Return the -D properties of a launcher command line."""
+    return dict(arg[2:].split("=", 1) for arg in command if arg.startswith("-D"))
+
+
+def test_compose_trino_checks_passwords_over_https_with_the_generated_files(base):
+    for config in base:
+        trino = config["services"]["trino"]
+        properties = _options(trino["command"])
+        assert trino["command"][0] == "/usr/lib/trino/bin/run-trino"
+        assert properties["http-server.authentication.type"] == "PASSWORD"
+        assert properties["http-server.https.enabled"] == "true"
+        assert [port for _, port, _ in _ports(trino)] == [properties["http-server.https.port"]]
+        mounts = {target: (source, read_only) for source, target, read_only in _mounts(trino)}
+        assert mounts["/etc/trino-compose"] == (str(TRINO / "compose"), True)
+        assert mounts["/etc/trino-secrets"] == (str(ROOT / ".compose" / "trino"), True)
+        assert properties["http-server.https.keystore.path"] == "/etc/trino-secrets/trino.pem"
+        authenticator = properties["password-authenticator.config-files"]
+        assert authenticator.startswith("/etc/trino-compose/")
+        overlay = (TRINO / "compose" / Path(authenticator).name).read_text()
+        assert "password-authenticator.name=file" in overlay
+        assert "file.password-file=/etc/trino-secrets/password.db" in overlay
+        # The pipeline logs in as its own user and trusts the CA that signed Trino's certificate, nothing more.
+        pipeline = config["services"]["pipeline"]
+        env = pipeline["environment"]
+        assert env[password_variable(PIPELINE_USER)] == TRINO_SECRETS[password_variable(PIPELINE_USER)]
+        assert (str(ROOT / ".compose" / "trino" / "ca.crt"), env[CA_VARIABLE], True) in _mounts(pipeline)
+        assert not [m for m in _mounts(pipeline) if "trino.pem" in m[0] or "password.db" in m[0]]
+
+
+def test_every_user_of_the_access_rules_gets_a_password():
+    rules = json.loads((TRINO / "etc" / "access-control.json").read_text())
+    named = {
+        user for section in rules.values() for rule in section if "user" in rule for user in rule["user"].split("|")
+    }
+    assert named == set(stack.TRINO_USERS)
+    assert PIPELINE_USER in named
+
+
+def test_init_compose_writes_passwords_certificate_and_password_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # Empty counts as unset; set through monkeypatch, whatever the command puts in the environment is undone after.
+    for name in ("LAKEHOUSE_ENV", *KEYS, *TRINO_SECRETS, *(password_variable(user) for user in stack.TRINO_USERS)):
+        monkeypatch.setenv(name, "")
+    first = CliRunner().invoke(cli, ["stack", "init", "--compose"])
+    assert first.exit_code == 0, first.output
+    env = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines() if line and line[0] != "#")
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0
+    passwords = {user: env[password_variable(user)] for user in stack.TRINO_USERS}
+    assert env["LAKEHOUSE_TRINO_SHARED_SECRET"] and len(set(passwords.values())) == len(passwords)
+    assert not [value for value in env.values() if value in first.output]
+    import bcrypt  # the command needs it too, and says so above when it is missing
+
+    made = tmp_path / ".compose" / "trino"
+    hashes = dict(line.split(":", 1) for line in (made / "password.db").read_text().splitlines())
+    assert set(hashes) == set(stack.TRINO_USERS)
+    for user, hashed in hashes.items():
+        assert hashed.startswith("$2y$10$")
+        assert bcrypt.checkpw(passwords[user].encode(), b"$2b$" + hashed[4:].encode()), user
+    checked = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(made / "ca.crt"), str(made / "trino.pem")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    names = subprocess.run(
+        ["openssl", "x509", "-in", str(made / "trino.pem"), "-noout", "-ext", "subjectAltName"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "DNS:trino" in names and "DNS:localhost" in names
+    # Again: the passwords and the certificate stay; the password file is written from the same passwords.
+    certificate = (made / "trino.pem").read_bytes()
+    again = CliRunner().invoke(cli, ["stack", "init", "--compose"])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / ".env").read_text().count("LAKEHOUSE_TRINO_PASSWORD_") == len(stack.TRINO_USERS)
+    assert (made / "trino.pem").read_bytes() == certificate
 
 
 def _environments(node):
