@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -243,6 +243,10 @@ class DeltaSparkEngine:
         statement = f"with {source}, {sql[leading.end() :]}" if leading else f"with {source} {sql}"
         return self.spark.sql(statement)
 
+    def _creation(self, uri: str) -> threading.Lock:
+        with self._creations_lock:
+            return self._creations.setdefault(uri, threading.Lock())
+
     def write(
         self,
         spec: TableSpec,
@@ -258,26 +262,6 @@ class DeltaSparkEngine:
             raise PipelineError(f"cannot write {spec.name} in mode {mode!r}: use append or overwrite")
         if (done_at := self._skipped_at(uri, commit)) is not None:
             return WriteResult(spec.name, 0, done_at, skipped=True)
-        with self._creation(uri) if not self.exists(uri) else nullcontext():
-            return self._write(
-                spec, uri, df, mode=mode, predicate=predicate, commit=commit, replace_schema=replace_schema
-            )
-
-    def _creation(self, uri: str) -> threading.Lock:
-        with self._creations_lock:
-            return self._creations.setdefault(uri, threading.Lock())
-
-    def _write(
-        self,
-        spec: TableSpec,
-        uri: str,
-        df: Frame,
-        *,
-        mode: str,
-        predicate: str | None,
-        commit: Commit | None,
-        replace_schema: bool,
-    ) -> WriteResult:
         frame = to_frame(df, self.spark)
         creating = not self.exists(uri)
         if replace_schema and not creating and (mode != "overwrite" or predicate):
@@ -298,18 +282,10 @@ class DeltaSparkEngine:
                 if commit is not None:
                     writer = writer.option("txnAppId", commit.app_id).option("txnVersion", str(commit.version))
                 if creating:
-                    try:
-                        writer.create()
-                    except Exception as exc:
-                        if not _created_meanwhile(exc):
-                            raise
-                        self.log.refresh()
-                        if self.log.exists(uri):
-                            raced = True  # another writer created the table a moment before
-                        else:
-                            # Files but no commit: a creation that crashed half-way. Nothing was committed, so
-                            # nothing is lost by writing the table afresh (the orphans go with the next vacuum).
-                            writer.createOrReplace()
+                    with self._creation(uri):
+                        raced = self.exists(uri)  # another step of this run created it while this one waited
+                        if not raced:
+                            raced = self._create(writer, uri)
                 else:
                     writer.createOrReplace()
             else:
@@ -319,10 +295,27 @@ class DeltaSparkEngine:
                 if commit is not None:
                     writer = writer.option("txnAppId", commit.app_id).option("txnVersion", str(commit.version))
                 writer.save(path)
-        if raced:  # another process created it: write into it as any later write does (it cannot race twice)
-            return self._write(spec, uri, df, mode=mode, predicate=predicate, commit=commit, replace_schema=False)
+        if raced:  # it exists now: write into it as any later write does (it cannot race a second time)
+            return self.write(
+                spec, uri, df, mode=mode, predicate=predicate, commit=commit, replace_schema=replace_schema
+            )
         version, metrics = self._last_commit(uri)
         return WriteResult(spec.name, int(metrics.get("num_output_rows", 0)), version)
+
+    def _create(self, writer: Any, uri: str) -> bool:
+        """Create the table with `writer`; return True when another writer (another process) created it first."""
+        try:
+            writer.create()
+        except Exception as exc:
+            if not _created_meanwhile(exc):
+                raise
+            self.log.refresh()
+            if self.log.exists(uri):
+                return True
+            # Files but no commit: a creation that crashed half-way. Nothing was committed, so nothing is lost by
+            # writing the table afresh (the orphans go with the next vacuum).
+            writer.createOrReplace()
+        return False
 
     def merge(
         self,
