@@ -157,6 +157,8 @@ def run(warehouse: Warehouse, args: Sequence[str], *, target: str | None = None,
         raise PipelineError(f"dbt {command} could not run: {message[:500]}")
     result = DbtResult(command, bool(outcome.success))
     for node in getattr(outcome.result, "results", None) or []:
+        if getattr(getattr(node, "node", None), "resource_type", None) == "operation":
+            continue  # a hook of the project's (on-run-start), not a node of the command's
         status = str(getattr(node, "status", "unknown")).lower().split(".")[-1]
         result.counts[status] = result.counts.get(status, 0) + 1
         if status in ("error", "fail", "runtime error"):
@@ -194,7 +196,8 @@ def compile_for_trino(warehouse: Warehouse) -> dict[str, tuple[str, str]]:
 
     dbt only needs a connection to fill its cache of existing relations and to introspect; both are turned off.
     """
-    run(warehouse, ["compile", "--no-populate-cache", "--no-introspect"], target="trino")
+    offline = ["--no-populate-cache", "--no-introspect", "--vars", json.dumps({"compile_offline": True})]
+    run(warehouse, ["compile", *offline], target="trino")
     manifest = Path(environment(warehouse, "trino")["DBT_TARGET_PATH"]) / "manifest.json"
     nodes = json.loads(manifest.read_text())["nodes"].values()
     return {n["name"]: (n["schema"], n["compiled_code"]) for n in nodes if n["resource_type"] == "model"}

@@ -66,3 +66,13 @@
 {% macro duckdb__reset_rebuilt() -%}
     create or replace table main.lakehouse_rebuilt (model varchar, key_value varchar)
 {%- endmacro %}
+
+{#- dbt's is_incremental(), except when the project is compiled without a database (`compile_offline`, as
+    lakehouse/dbt.py's compile_for_trino does): asking whether the table exists needs a connection, so the full
+    build is compiled instead. -#}
+{% macro is_incremental() -%}
+    {%- if var('compile_offline', false) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(dbt.is_incremental()) }}
+{%- endmacro %}
