@@ -7,8 +7,9 @@ lakehouse package.
     python superset/admin.py setup import BUNDLE.zip  both, in one process
 
 One process does all of it (each `superset` CLI call would pay Superset's start-up again). The admin's name and
-password come from SUPERSET_ADMIN_USER and SUPERSET_ADMIN_PASSWORD. Every step prints one JSON line; a failure prints
-{"error": ...} with the reasons Superset gave and exits 1.
+password come from SUPERSET_ADMIN_USER and SUPERSET_ADMIN_PASSWORD; the database's password, where it has one (Trino
+over HTTPS), from LAKEHOUSE_SUPERSET_DATABASE_PASSWORD, since the bundle holds it masked. Every step prints one JSON
+line; a failure prints {"error": ...} with the reasons Superset gave and exits 1.
 """
 
 import json
@@ -66,9 +67,11 @@ def import_bundle(app, path):
     with zipfile.ZipFile(path) as bundle:
         contents = get_contents_from_bundle(bundle)
     g.user = security_manager.find_user(username=os.environ.get("SUPERSET_ADMIN_USER", "admin"))
+    password = os.environ.get("LAKEHOUSE_SUPERSET_DATABASE_PASSWORD")
+    passwords = {name: password for name in contents if name.startswith("databases/")} if password else {}
     clock = time.perf_counter()
     try:
-        ImportAssetsCommand(contents).run()
+        ImportAssetsCommand(contents, passwords=passwords).run()
     except CommandInvalidError as exc:
         say(error=f"Superset rejected {path}", reasons=exc.normalized_messages())
         sys.exit(1)

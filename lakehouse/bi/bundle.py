@@ -2,8 +2,8 @@
 
 Every asset has a UUID derived from its name, so an import updates what an earlier one created instead of adding
 copies. The one database is the only thing that differs between deployments: DuckDB over the views file when
-embedded, Trino's `lakehouse` catalog in the stack. Charts carry their query context, so Superset's chart-data API can
-run them without a browser.
+embedded, Trino's `lakehouse` catalog (as the user `superset`) in the stack. Charts carry their query context, so
+Superset's chart-data API can run them without a browser.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import io
 import json
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +34,12 @@ def stable_uuid(kind: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class Connection:
-    """How Superset reaches the lakehouse: a SQLAlchemy URI and the engine parameters it needs."""
+    """How Superset reaches the lakehouse: a SQLAlchemy URI and the engine parameters it needs, and a password that
+    Superset's import takes apart (the URI in the bundle shows it masked; the bundle never holds it)."""
 
     sqlalchemy_uri: str
     engine_params: dict[str, Any]
+    password: str | None = field(default=None, repr=False)
 
 
 def _database(connection: Connection) -> dict[str, Any]:

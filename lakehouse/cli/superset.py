@@ -1,4 +1,5 @@
-"""`lakehouse superset ...`: the semantic layer and the embedded Superset that serves it."""
+"""`lakehouse superset ...`: the semantic layer and the Superset that serves it (over DuckDB embedded, Trino in the
+stack)."""
 
 from __future__ import annotations
 
@@ -24,15 +25,18 @@ def command() -> None:
 
 @command.command("validate")
 def validate() -> None:
-    """Run every dataset, column and metric of the layer on the embedded engine over the gold tables."""
+    """Run every dataset, column and metric of the layer over the gold tables where Superset runs them: on the
+    embedded engine, or on Trino as the user `superset` in the stack."""
     from rich.table import Table
 
     from lakehouse.bi import engine, semantic
     from lakehouse.errors import UserError
 
     layer = semantic.load_layer()
-    checks = engine.validate(_warehouse(), layer)
-    table = Table(title="Semantic layer", title_justify="left")
+    warehouse = _warehouse()
+    where = f"on Trino as {engine.TRINO_USER!r}" if warehouse.settings.is_stack else "on DuckDB"
+    checks = engine.validate(warehouse, layer)
+    table = Table(title=f"Semantic layer {where}", title_justify="left")
     for heading in ("dataset", "item", "result", "ms"):
         table.add_column(heading, justify="right" if heading == "ms" else "left")
     for check in checks:
@@ -46,7 +50,7 @@ def validate() -> None:
         raise UserError(f"{len(failed)} of {len(checks)} checks failed: {listing}")
     console.print(
         f"{len(layer.datasets)} datasets, {sum(len(d.metrics) for d in layer.datasets.values())} metrics, "
-        f"{len(layer.dashboards)} dashboards, {charts} charts: all {len(checks)} checks passed"
+        f"{len(layer.dashboards)} dashboards, {charts} charts: all {len(checks)} checks passed {where}"
     )
 
 
@@ -62,7 +66,8 @@ def bundle_command(output: Path) -> None:
 @command.command("up")
 @click.option("--no-serve", is_flag=True, help="Set up and import, but do not start the web server.")
 def up(no_serve: bool) -> None:
-    """Set up Superset (metadata, admin, assets) and serve it on 127.0.0.1:8088. Safe to repeat."""
+    """Set up Superset (metadata, admin, assets) and serve it on 127.0.0.1:8088, over the gold tables on DuckDB, or on
+    Trino in the stack. Safe to repeat."""
     from lakehouse.bi import server
 
     login = server.up(_warehouse(), progress=console.print, start_server=not no_serve)

@@ -7,33 +7,19 @@ import os
 
 import pytest
 
-from lakehouse.bi import api, browser, engine, paths, semantic, server
+from lakehouse.bi import browser, engine, paths, semantic, server
+from tests.bi.serving import chart_problems, client, counts, expected_counts, render_problems, serving
 
 PORT = "8099"  # not 8088, so a Superset someone is using here is left alone
 
 
 @pytest.fixture(scope="module")
-def superset(shop, tmp_path_factory):
+def superset(shop):
     """Superset set up from nothing on the test shop, serving; stopped at the end."""
     warehouse, _, _ = shop
-    saved = {k: os.environ.get(k) for k in ("SUPERSET_PORT", "SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD")}
-    os.environ.update(
-        {"SUPERSET_PORT": PORT, "SUPERSET_SECRET_KEY": "t" * 48, "SUPERSET_ADMIN_PASSWORD": "test-password-1"}
-    )
     assert not (paths.superset_home(warehouse) / "superset.db").exists()  # a fresh metadata database
-    messages: list[str] = []
-    login = server.up(warehouse, progress=messages.append)
-    yield warehouse, login, messages
-    server.stop(warehouse)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-def counts(client: api.SupersetApi) -> dict[str, int]:
-    return {resource: len(client.list(resource, ["id"])) for resource in ("dashboard", "chart", "dataset", "database")}
+    with serving(warehouse, PORT) as (login, messages):
+        yield warehouse, login, messages
 
 
 def test_the_semantic_layer_validates_on_the_gold_tables(shop):
@@ -62,52 +48,33 @@ def test_superset_serves_every_dashboard_from_a_fresh_metadata_database(superset
     _, login, messages = superset
     assert login.url == f"http://127.0.0.1:{PORT}"
     assert any("assets imported" in m for m in messages)
-    client = api.SupersetApi(login.url, login.user, login.password)
+    superset_api = client(login)
     layer = semantic.load_layer()
-    titles = {d["dashboard_title"] for d in client.list("dashboard", ["id", "dashboard_title"])}
+    titles = {d["dashboard_title"] for d in superset_api.list("dashboard", ["id", "dashboard_title"])}
     assert titles == {d.title for d in layer.dashboards}
-    assert counts(client) == {
-        "dashboard": len(layer.dashboards),
-        "chart": sum(len(d.charts) for d in layer.dashboards),
-        "dataset": len(layer.datasets),
-        "database": 1,
-    }
+    assert counts(superset_api) == expected_counts(layer)
 
 
 def test_every_chart_query_runs_through_the_api_and_returns_rows(superset):
     _, login, _ = superset
-    client = api.SupersetApi(login.url, login.user, login.password)
-    charts = client.list("chart", ["id", "slice_name", "viz_type"])
-    results = [client.chart_data(chart) for chart in charts]
-    problems = [f"{r.name}: {r.status} {r.error}" for r in results if r.status != 200 or r.error]
+    results, problems = chart_problems(login)
     assert not problems
-    empty = [r.name for r in results if r.rows == 0]
-    assert not empty
+    assert len(results) == expected_counts(semantic.load_layer())["chart"]
 
 
 def test_importing_again_replaces_instead_of_adding(superset):
     warehouse, login, _ = superset
-    client = api.SupersetApi(login.url, login.user, login.password)
-    before = counts(client)
+    superset_api = client(login)
+    before = counts(superset_api)
     server.up(warehouse, progress=lambda _: None)  # setup + import again while serving
-    assert counts(client) == before
+    assert counts(superset_api) == before
 
 
 def test_every_dashboard_renders_in_headless_chromium(superset, tmp_path):
     _, login, _ = superset
-    layer = semantic.load_layer()
-    results = browser.check_dashboards(
-        login.url,
-        login.user,
-        login.password,
-        layer.dashboards,
-        screenshots=tmp_path,
-    )
-    problems = [f"{r.title}: {p}" for r in results for p in r.problems]
+    results, problems = render_problems(login, semantic.load_layer(), screenshots=tmp_path)
     assert not problems
     for result in results:
-        assert result.seconds is not None
-        assert len(result.charts) == len(next(d for d in layer.dashboards if d.slug == result.slug).charts)
         assert result.screenshot.stat().st_size > 20_000  # a picture with charts on it, not a blank page
 
 
@@ -140,11 +107,11 @@ def test_a_pipeline_run_while_superset_serves_shows_up_in_the_charts(superset, s
 
     warehouse, login, _ = superset
     tables = shop[1]
-    client = api.SupersetApi(login.url, login.user, login.password)
-    runs = next(c for c in client.list("chart", ["id", "slice_name", "viz_type"]) if c["slice_name"] == "Runs")
+    superset_api = client(login)
+    runs = next(c for c in superset_api.list("chart", ["id", "slice_name", "viz_type"]) if c["slice_name"] == "Runs")
 
     def value() -> float:
-        body = client.get(f"/api/v1/chart/{runs['id']}/data/")
+        body = superset_api.get(f"/api/v1/chart/{runs['id']}/data/")
         return body["result"][0]["data"][0]["runs"]
 
     before = value()
