@@ -128,8 +128,8 @@ def test_one_more_day_keeps_gold_equal_on_both_deployments(stack_shop, stack_set
         generate(shop, 1, progress=False, **SHOP_SCALE)
         results = runner.run(RunContext(run_on), runner.LAYERS)
         assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.error]
-        (dbt,) = [r for r in results if r.step == "dbt.build"]
-        assert dbt.batch_from == dbt.batch_to == 20260104, dbt
+        (built,) = [r for r in results if r.step == "dbt.build"]
+        assert built.batch_from == built.batch_to == 20260104, built
     gold = sorted(name for name in reference.names() if name.startswith("gold.") and name not in RUN_DEPENDENT)
     with connected(stack_settings) as trino:
         differences = [_difference(trino, reference, name) for name in gold]
