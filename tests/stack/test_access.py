@@ -268,7 +268,12 @@ def compose_trino(shop, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv(CA_VARIABLE, str(secrets_dir / "ca.crt"))
     try:
         boss.start(service, say=lambda line: None)
-        yield dataclasses.replace(local, trino_url=f"https://localhost:{HTTPS_PORT}")
+        ready = dataclasses.replace(local, trino_url=f"https://localhost:{HTTPS_PORT}")
+        # For a few seconds after it says it has started, Trino may still answer NO_NODES_AVAILABLE to a query of
+        # the catalog (`select 1` needs no node, so it does not tell).
+        probe = "select count(*) from lakehouse.gold.dim_date"
+        stack._retry(lambda: _rows(ready, PIPELINE_USER, probe), 60, lambda exc: "NO_NODES_AVAILABLE" in str(exc))
+        yield ready
     finally:
         boss.stop(service)
 
