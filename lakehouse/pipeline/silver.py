@@ -120,9 +120,11 @@ class _Step:
         # One pass fills the cache, counts the batch and brings back its quarantine (the rows with a rule set).
         shaped = checked.transform(tf.quarantine_rows(self.feed.name, self.feed.fields, rules, self.ctx.started_at))
         every = self.ctx.tables.materialize(shaped)
-        self.result.rows_quarantined = self.ctx.tables.append(
-            QUARANTINE, every.where_set("rule"), commit=self.commit, skip_empty=True
-        ).rows
+        quarantined = every.where_set("rule")
+        written = self.ctx.tables.append(QUARANTINE, quarantined, commit=self.commit, skip_empty=True)
+        # A run that stopped after this commit left the rows in the quarantine; they are this batch's all the same
+        # (counted as duplicates instead, the batch would not add up).
+        self.result.rows_quarantined = quarantined.num_rows if written.skipped else written.rows
         self.result.rows_in = every.num_rows
         self._persisted, self._rows = checked, every
         return tf.valid_rows(checked)
