@@ -101,25 +101,25 @@ def parse(text: str) -> str:
     return _dump(value, sort_keys=True)
 
 
+def _at(text: str | None, path: str | None) -> tuple[bool, Any]:
+    """Return (found, value) at `path` of the JSON `text`; not found for NULLs and text that is no JSON."""
+    if text is None or path is None:
+        return False, None
+    try:
+        return _walk(_load(text), path)
+    except json.JSONDecodeError:
+        return False, None
+
+
 def extract(text: str | None, path: str | None) -> str | None:
     """json_extract(): the JSON at `path`, numbers written as Trino writes them; NULL where there is none."""
-    if text is None or path is None:
-        return None
-    try:
-        found, value = _walk(_load(text), path)
-    except json.JSONDecodeError:
-        return None
+    found, value = _at(text, path)
     return _dump(value, sort_keys=False) if found else None
 
 
 def extract_scalar(text: str | None, path: str | None) -> str | None:
     """json_extract_scalar(): the text of the scalar at `path` (a number as written); NULL for objects and arrays."""
-    if text is None or path is None:
-        return None
-    try:
-        found, value = _walk(_load(text), path)
-    except json.JSONDecodeError:
-        return None
+    found, value = _at(text, path)
     if not found or value is None or isinstance(value, dict | list):
         return None
     if isinstance(value, _Number):

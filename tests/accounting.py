@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+
 from lakehouse.entities import ENTITIES
 from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
@@ -144,6 +146,11 @@ def fingerprint(columns: Sequence[str], records: Iterable[Sequence[Any]]) -> Fin
         count += 1
         by_key.setdefault(normalized(record[0]), []).append(row)
     return Fingerprint(tuple(columns[i] for i in order), count, checksum, by_key)
+
+
+def fingerprint_of(table: pa.Table) -> Fingerprint:
+    """Fingerprint the rows of an Arrow table."""
+    return fingerprint(table.column_names, zip(*(c.to_pylist() for c in table.columns), strict=True))
 
 
 def first_difference(name: str, ours: Fingerprint, theirs: Fingerprint) -> str | None:

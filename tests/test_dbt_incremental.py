@@ -12,7 +12,7 @@ from lakehouse.pipeline.context import RunContext
 from lakehouse.settings import Settings
 from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
-from tests.accounting import RUN_DEPENDENT, fingerprint, first_difference
+from tests.accounting import RUN_DEPENDENT, fingerprint_of, first_difference
 from tests.conftest import SHOP_SCALE
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +52,7 @@ def day_by_day(spark, tmp_path_factory):
 
 def _fingerprint(tables: Tables, name: str):
     rows = DeltaTable(tables.uri(name)).to_pyarrow_table()
-    return fingerprint(rows.column_names, zip(*(c.to_pylist() for c in rows.columns), strict=True))
+    return fingerprint_of(rows)
 
 
 def test_gold_built_day_by_day_equals_gold_built_at_once(at_once, day_by_day):

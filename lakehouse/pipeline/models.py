@@ -111,9 +111,7 @@ def published_on_trino(ctx: RunContext) -> dict[str, int]:
     """Return the rows of every gold model dbt built on Trino (there Trino writes them to Delta itself)."""
     from lakehouse import trino
 
-    manifest = Path(dbt.environment(ctx.warehouse)["DBT_TARGET_PATH"]) / "manifest.json"
-    nodes = json.loads(manifest.read_text())["nodes"].values()
-    names = sorted(n["name"] for n in nodes if n["resource_type"] == "model" and n["schema"] == "gold")
+    names = sorted(name for name, node in _models(ctx).items() if node["schema"] == "gold")
     if not names:
         return {}
     counts = " union all ".join(f"select '{name}', count(*) from {trino.CATALOG}.gold.{name}" for name in names)

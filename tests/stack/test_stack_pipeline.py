@@ -13,7 +13,7 @@ from lakehouse.spark import use_s3
 from lakehouse.tables import Tables
 from lakehouse.trino import connected
 from lakehouse.warehouse import Warehouse
-from tests.accounting import RUN_DEPENDENT, check_bronze, check_silver, fingerprint, first_difference, versions
+from tests.accounting import RUN_DEPENDENT, check_bronze, check_silver, fingerprint_of, first_difference, versions
 from tests.conftest import SHOP_SCALE
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
@@ -101,9 +101,9 @@ def test_every_gold_table_on_trino_equals_the_embedded_one_row_for_row(stack_sho
 def _difference(trino, reference: Tables, name: str) -> str | None:
     """Return how Trino's `name` differs from the embedded run's, or None when they hold the same rows."""
     ours = DeltaTable(reference.uri(name)).to_pyarrow_table()
-    embedded = fingerprint(ours.column_names, zip(*(c.to_pylist() for c in ours.columns), strict=True))
+    embedded = fingerprint_of(ours)
     answer = trino.query(f"select * from lakehouse.{name}").table
-    on_trino = fingerprint(answer.column_names, zip(*(c.to_pylist() for c in answer.columns), strict=True))
+    on_trino = fingerprint_of(answer)
     return first_difference(name, embedded, on_trino)
 
 
