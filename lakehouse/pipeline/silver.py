@@ -170,14 +170,16 @@ def _dimension(
     # One Spark pass gives the new versions and marks each key's latest among them, for the current table.
     marked = ctx.tables.materialize(versions.transform(tf.mark_latest_version(key)))
     appended = ctx.tables.append(history, marked.drop([tf.LATEST]), commit=step.commit)
+    inserted = appended.rows
     if appended.skipped:  # a run before this one committed the versions and stopped before the current table
         committed = ctx.tables.read(history.name, where=_batch_range(step.done, step.available))
         latest: Frame = committed.transform(tf.latest_version(key))
+        inserted = committed.count()  # this batch's versions all the same, not duplicates
     else:
         latest = marked.where_set(tf.LATEST).drop([tf.LATEST])
     ctx.tables.merge(current, latest, update_when="s.updated_at > t.updated_at", commit=step.commit)
     marked.release()
-    return step.finish(appended.rows)
+    return step.finish(inserted)
 
 
 def customers(ctx: RunContext) -> StepResult:
@@ -240,10 +242,13 @@ def order_status(ctx: RunContext) -> StepResult:
     valid = step.check(prepared, tf.order_status_rules())
     changes = valid.transform(tf.typed_status_changes).transform(tf.first_per_key(["status_id"]))
     changes = changes.transform(tf.not_in(step.known(ORDER_STATUS_HISTORY, "status_id"), ["status_id"]))
-    inserted = ctx.tables.append(ORDER_STATUS_HISTORY, changes, commit=step.commit).rows
+    appended = ctx.tables.append(ORDER_STATUS_HISTORY, changes, commit=step.commit)
 
     history = ctx.tables.read(ORDER_STATUS_HISTORY.name)
-    touched = history.where(_batch_range(step.done, step.available)).select("order_id").distinct()
+    batch = history.where(_batch_range(step.done, step.available))
+    # A run that committed the changes and stopped before the orders wrote them: they are this batch's inserts.
+    inserted = batch.count() if appended.skipped else appended.rows
+    touched = batch.select("order_id").distinct()
     affected = ctx.tables.read(ORDERS.name).join(touched, on="order_id", how="left_semi")
     updated = affected.transform(
         tf.apply_status_history(history.join(touched, on="order_id", how="left_semi"), step.available)
