@@ -58,6 +58,7 @@ lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) python -m lakehouse.sqllint
+	$(RUN) python -m lakehouse.dictionary --check
 
 stack: stack-deps
 	$(RUN) lakehouse stack up
