@@ -11,7 +11,7 @@ from pathlib import Path
 SECRET_KEY = os.environ.get("SUPERSET_SECRET_KEY", "")
 if len(SECRET_KEY) < 32:
     raise RuntimeError(
-        "SUPERSET_SECRET_KEY is missing or shorter than 32 characters: start Superset with `lakehouse superset serve`, "
+        "SUPERSET_SECRET_KEY is missing or shorter than 32 characters: start Superset with `lakehouse superset up`, "
         "which generates one into .env"
     )
 
@@ -112,8 +112,8 @@ def DB_CONNECTION_MUTATOR(url, engine_kwargs, username, security_manager, source
 
 # -- Superset's action log ------------------------------------------------------------------------------------------
 # By default every request writes a row (and a commit) into the metadata database's action log; on SQLite that is a
-# fifth of a chart query's time. The embedded instance has one user and keeps no action log; the stack keeps Superset's
-# default by setting SUPERSET_ACTION_LOG=db.
+# fifth of a chart query's time. No action log is kept unless SUPERSET_ACTION_LOG=db is set in the environment
+# (a shared instance that wants Superset's own audit of who opened what).
 def _quiet_event_logger():
     from superset.utils.log import AbstractEventLogger
 

@@ -3,7 +3,7 @@
 The project is compiled for the trino target, every model's SQL is parsed with sqlglot's Trino dialect, transpiled
 to DuckDB and run on the test data; it must give exactly the rows the DuckDB build gave, surrogate keys included, and
 those keys must be the ones computed here from their definition. What it cannot check: that Trino itself accepts
-every function as sqlglot understands it (no Trino server can run on this machine).
+every function as sqlglot understands it; the stack tests run the build on a real Trino (tests/stack/).
 """
 
 from __future__ import annotations
