@@ -25,6 +25,7 @@ import pyarrow as pa
 from delta.tables import DeltaTable as SparkDeltaTable
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
+from pyspark import StorageLevel
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 
@@ -110,6 +111,10 @@ def _created_meanwhile(exc: Exception) -> bool:
 class DeltaSparkEngine:
     """Delta through delta-spark: Spark writes, merges, reads and queries; delta-rs reads the log."""
 
+    # What a step computes once and reads again is kept on local disk, not in memory: with a local master the
+    # executors share the driver's JVM, and cached blocks would make the driver's heap grow with the data.
+    cache_level = StorageLevel.DISK_ONLY
+
     def __init__(self, spark: SparkSession, warehouse: Warehouse):
         if spark is None:
             raise PipelineError("the delta-spark engine needs a Spark session with the Delta jars")
@@ -181,12 +186,12 @@ class DeltaSparkEngine:
         return session
 
     def materialize(self, df: DataFrame) -> Rows:
-        """Keep `df`'s rows in Spark's cache (computed once, on the executors): the writes read them from there."""
-        return SparkRows(df)
+        """Keep `df`'s rows checkpointed by Spark (computed once, on the executors): the writes read them from there."""
+        return SparkRows(df, level=self.cache_level)
 
     def rows(self, uri: str, sql: str) -> Rows:
         """Answer `sql` about the table (named `t`) as rows kept by Spark, never collected to the driver."""
-        return SparkRows(self._statement(uri, sql))
+        return SparkRows(self._statement(uri, sql), level=self.cache_level)
 
     def _conform(self, uri: str, frame: DataFrame) -> DataFrame:
         """Return `frame` in the table's column order and types, or raise when its columns differ from the table's."""

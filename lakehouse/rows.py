@@ -2,7 +2,7 @@
 
 Where they are held depends on the Delta engine, which is the only thing that decides it (`Tables.materialize`):
 delta-rs writes from Arrow on the driver, so its rows are an Arrow table there (`ArrowRows`); delta-spark writes
-from the executors, so its rows stay a persisted DataFrame that never passes through the driver (`SparkRows`).
+from the executors, so its rows stay checkpointed by Spark and never pass through the driver (`SparkRows`).
 A step sees only `Rows`, and reads the same on both.
 """
 
@@ -96,11 +96,17 @@ class ArrowRows:
 
 
 class SparkRows:
-    """Rows kept by Spark: a persisted DataFrame, computed once, never collected to the driver."""
+    """Rows kept by Spark: a checkpointed DataFrame, computed once, never collected to the driver."""
 
-    def __init__(self, df: DataFrame, *, persist: bool = True):
-        self.df = df.persist(StorageLevel.MEMORY_AND_DISK) if persist else df
-        self._owner = persist
+    def __init__(self, df: DataFrame, *, level: StorageLevel | None):
+        """Compute `df` now and keep its rows at `level`; with None, `df` reads rows another SparkRows keeps.
+
+        The rows are checkpointed, not merely cached: a cached frame is computed again when a table it read is
+        written (Delta refreshes the caches over a table it commits to), and a step that writes what it found new
+        in a table, then uses those rows again, would find them gone.
+        """
+        self.df = df.localCheckpoint(eager=True, storageLevel=level) if level is not None else df
+        self._owner = level is not None
         self._count: int | None = None
 
     @property
@@ -114,7 +120,7 @@ class SparkRows:
         return list(self.df.columns)
 
     def _derived(self, df: DataFrame) -> SparkRows:
-        return SparkRows(df, persist=False)  # reads the parent's cache; the parent owns it
+        return SparkRows(df, level=None)  # reads the parent's cache; the parent owns it
 
     def where_set(self, flag: str) -> SparkRows:
         return self._derived(self.df.where(F.col(flag).isNotNull()))
@@ -148,8 +154,9 @@ class SparkRows:
         return self.df
 
     def release(self) -> None:
+        """Drop the kept rows now (otherwise they go when Spark's cleaner finds the frame unreferenced)."""
         if self._owner:
-            self.df.unpersist()
+            self.df._jdf.queryExecution().logical().rdd().unpersist(False)  # the checkpoint's blocks
 
 
 def to_arrow(data: Rows | DataFrame | pa.Table) -> pa.Table:

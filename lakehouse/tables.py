@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -94,6 +95,8 @@ class WriteResult:
 class DeltaEngine(Protocol):
     """The operations the pipeline needs from a Delta implementation."""
 
+    cache_level: StorageLevel  # where a step keeps what it computes once and reads again
+
     def refresh(self) -> None: ...
     def exists(self, uri: str) -> bool: ...
     def version(self, uri: str) -> int | None: ...
@@ -146,6 +149,9 @@ def _nullable(schema: pa.Schema) -> pa.Schema:
 
 class DeltaRsEngine:
     """Delta through delta-rs: Spark computes, Arrow carries the rows, delta-rs commits."""
+
+    # The rows go to the driver anyway (Arrow for delta-rs): Spark's cache may use memory first, disk when full.
+    cache_level = StorageLevel.MEMORY_AND_DISK
 
     def __init__(self, spark: SparkSession | None, warehouse: Warehouse):
         self.spark = spark
@@ -462,6 +468,10 @@ class Tables:
     def rows(self, name: str, sql: str) -> Rows:
         """Return the answer of `sql` about one table (named `t`) as rows held where the engine writes from."""
         return self.engine.rows(self.uri(name), sql)
+
+    def cache(self, df: DataFrame) -> DataFrame:
+        """Persist `df` where this engine keeps what a step reads twice (release it with `unpersist`)."""
+        return df.persist(self.engine.cache_level)
 
     def materialize(self, df: DataFrame) -> Rows:
         """Compute `df` once and hold its rows where the engine writes from (Arrow for delta-rs, Spark's cache for

@@ -61,6 +61,18 @@ def test_two_steps_first_to_write_a_shared_table_at_once_both_land(tables, spark
     assert tables.watermark("silver.things", "step0") == tables.watermark("silver.things", "step1") == 1
 
 
+def test_rows_materialized_from_a_table_keep_their_values_after_that_table_is_written(tables, spark):
+    """A step computes what is new against a table, writes it there, then uses the same rows again (a dimension's
+    latest versions): the rows must be the ones computed, not recomputed against the table as it now is."""
+    tables.append(SPEC, _frame(spark, [(1, "d1", "old")]))
+    offered = _frame(spark, [(1, "d1", "old"), (2, "d1", "new")])
+    new = tables.materialize(offered.join(tables.read("silver.things"), on=["id", "day", "value"], how="left_anti"))
+    tables.append(SPEC, new)
+    assert new.num_rows == 1
+    assert sorted(tuple(r) for r in new.frame(spark).collect()) == [(2, "d1", "new")]
+    new.release()
+
+
 def test_overwrite_by_predicate_replaces_only_matching_rows(tables, spark):
     tables.append(SPEC, _frame(spark, [(1, "d1", "a"), (2, "d2", "b")]))
     tables.overwrite(SPEC, _frame(spark, [(3, "d2", "c")]), predicate=sql_in("day", ["d2"]))

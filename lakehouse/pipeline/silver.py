@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from lakehouse.entities import CUSTOMERS as CUSTOMER_FEED
@@ -116,7 +115,7 @@ class _Step:
 
     def check(self, df: DataFrame, rules: Sequence[tf.Rule]) -> DataFrame:
         """Apply `rules`, quarantine the rows that break one, and return the rest (persisted, still untyped)."""
-        checked = df.transform(tf.apply_rules(rules)).persist(StorageLevel.MEMORY_AND_DISK)
+        checked = self.ctx.tables.cache(df.transform(tf.apply_rules(rules)))
         # One pass fills the cache, counts the batch and brings back its quarantine (the rows with a rule set).
         shaped = checked.transform(tf.quarantine_rows(self.feed.name, self.feed.fields, rules, self.ctx.started_at))
         every = self.ctx.tables.materialize(shaped)
@@ -217,7 +216,7 @@ def orders(ctx: RunContext) -> StepResult:
     new = valid.transform(tf.first_per_key(["order_id"])).transform(
         tf.not_in(step.known(ORDERS, "order_id"), ["order_id"])
     )
-    new = new.persist(StorageLevel.MEMORY_AND_DISK)
+    new = ctx.tables.cache(new)
     lines = tf.order_lines(new)
     headers = tf.order_headers(new, lines)
     # One Spark pass computes the lines and the orders together; they part where they are held (orders are flagged).

@@ -6,6 +6,7 @@ import pytest
 from deltalake import DeltaTable
 
 from generator import generate
+from lakehouse import dbt
 from lakehouse.pipeline import runner
 from lakehouse.pipeline.context import RunContext
 from lakehouse.settings import Settings
@@ -47,8 +48,8 @@ def test_the_stack_writes_with_delta_spark_and_builds_dbt_on_trino(stack_shop):
     _, tables, results = stack_shop
     assert type(tables.engine).__name__ == "DeltaSparkEngine"
     assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.error]
-    (dbt,) = [r for r in results if r.step == "dbt.build"]
-    assert "on Trino" in dbt.notes[0] and dbt.rows_out > 0
+    (built,) = [r for r in results if r.step == "dbt.build"]
+    assert "on Trino" in built.notes[0] and built.rows_out > 0
 
 
 def test_every_landing_record_is_accounted_for_on_the_stack(stack_shop):
@@ -135,5 +136,16 @@ def test_one_more_day_keeps_gold_equal_on_both_deployments(stack_shop, stack_set
         differences = [_difference(trino, reference, name) for name in gold]
         history = trino.execute('select operation from lakehouse.gold."fct_orders$history" order by version')
     assert not [d for d in differences if d], "\n".join(d for d in differences if d)
+    # dbt's SCD2 snapshots: the day changed some customers and products; both deployments close the same versions.
+    sql = "select count(*), count(dbt_valid_to) from {}snapshots.snap_{}"
+    with connected(stack_settings) as trino:
+        on_trino = {name: tuple(trino.execute(sql.format("lakehouse.", name))[0]) for name in ("customers", "products")}
+    con = dbt.connect(reference.warehouse)
+    try:
+        on_duckdb = {name: tuple(con.execute(sql.format("", name)).fetchone()) for name in ("customers", "products")}
+    finally:
+        con.close()
+    assert on_trino == on_duckdb
+    assert sum(closed for _, closed in on_duckdb.values()) > 0, "the day should have closed some versions"
     # Built once, then delete+insert (Trino records its row-level delete as a MERGE), not a table made anew.
     assert [op for (op,) in history] == ["CREATE TABLE AS SELECT", "MERGE", "WRITE"], history
