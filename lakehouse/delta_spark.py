@@ -31,12 +31,13 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.errors import PipelineError
 from lakehouse.rows import ArrowRows, Rows, SparkRows, to_frame
-from lakehouse.tables import TABLE_CONFIGURATION, Commit, DeltaRsEngine, Frame, TableSpec, WriteResult
+from lakehouse.tables import TABLE_CONFIGURATION, USER_METADATA, Commit, DeltaRsEngine, Frame, TableSpec, WriteResult
 from lakehouse.warehouse import Warehouse
 
 # Session confs Delta reads a merge's idempotence marker from (a merge takes no writer options).
 TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
 TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+COMMIT_NOTE = "spark.databricks.delta.commitInfo.userMetadata"
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 
@@ -100,6 +101,14 @@ _LEADING_WITH = re.compile(r"^\s*with\s+", re.IGNORECASE)
 
 def _quote_path(path: str) -> str:
     return "delta.`" + path.replace("`", "``") + "`"
+
+
+def _marked(writer: Any, commit: Commit | None) -> Any:
+    """Return `writer` set to commit `commit`'s marker (application transaction) and note (userMetadata)."""
+    if commit is None:
+        return writer
+    writer = writer.option("txnAppId", commit.app_id).option("txnVersion", str(commit.version))
+    return writer.option(USER_METADATA, commit.note) if commit.note is not None else writer
 
 
 def _created_meanwhile(exc: Exception) -> bool:
@@ -170,6 +179,16 @@ class DeltaSparkEngine:
     # -- Spark ------------------------------------------------------------------------------------------------------
     def _path(self, uri: str) -> str:
         return self.warehouse.spark_uri(uri)
+
+    @staticmethod
+    def _in_session(frame: DataFrame, session: SparkSession) -> DataFrame:
+        """Return `frame`'s plan as a frame of `session` (sessions of one Spark context share its data)."""
+        jvm = session.sparkContext._jvm
+        assert jvm is not None
+        moved = jvm.org.apache.spark.sql.classic.Dataset.ofRows(
+            session._jsparkSession, frame._jdf.queryExecution().logical()
+        )
+        return DataFrame(moved, session)
 
     def _session(self, **confs: str) -> SparkSession:
         """Return a session of its own for one command: the shared session's SQL confs plus `confs`.
@@ -279,13 +298,14 @@ class DeltaSparkEngine:
             if creating or replace_schema:
                 # Creating (or replacing) through the table catalog is the one write that also records the
                 # description, the partitioning and the table properties, in the same commit as the data.
+                if commit is not None and commit.note is not None:  # a creation takes its note from its session
+                    frame = self._in_session(frame, self._session(**{COMMIT_NOTE: commit.note}))
                 writer = frame.writeTo(_quote_path(path)).using("delta").tableProperty("comment", spec.description)
                 for key, value in TABLE_CONFIGURATION.items():
                     writer = writer.tableProperty(key, value)
                 if spec.partition_by:
                     writer = writer.partitionedBy(*(frame[c] for c in spec.partition_by))
-                if commit is not None:
-                    writer = writer.option("txnAppId", commit.app_id).option("txnVersion", str(commit.version))
+                writer = _marked(writer, commit)
                 if creating:
                     with self._creation(uri):
                         raced = self.exists(uri)  # another step of this run created it while this one waited
@@ -297,8 +317,7 @@ class DeltaSparkEngine:
                 writer = self._conform(uri, frame).write.format("delta").mode(mode)
                 if predicate:
                     writer = writer.option("replaceWhere", predicate)
-                if commit is not None:
-                    writer = writer.option("txnAppId", commit.app_id).option("txnVersion", str(commit.version))
+                writer = _marked(writer, commit)
                 writer.save(path)
         if raced:  # it exists now: write into it as any later write does (it cannot race a second time)
             return self.write(
@@ -345,6 +364,8 @@ class DeltaSparkEngine:
         if pruning:
             condition = f"{condition} and {pruning}"
         confs = {TXN_APP_ID: commit.app_id, TXN_VERSION: str(commit.version)} if commit is not None else {}
+        if commit is not None and commit.note is not None:
+            confs[COMMIT_NOTE] = commit.note
         session = self._session(**confs)
         target = SparkDeltaTable.forPath(session, self._path(uri)).alias("t")
         with self._writing(uri):

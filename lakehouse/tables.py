@@ -11,6 +11,7 @@ nothing, and the data and the marker land in one atomic commit.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import Counter
@@ -66,12 +67,33 @@ class TableSpec:
         return self.name.split(".", 1)[0]
 
 
+def rows_added(metrics: dict[str, Any]) -> int:
+    """Return the rows a commit added to its table, from its `operationMetrics` as either engine spells them."""
+    for key in ("numTargetRowsInserted", "num_target_rows_inserted", "numOutputRows", "num_added_rows"):
+        if key in metrics:
+            return int(metrics[key])
+    return 0
+
+
+# Where a commit's note is kept in its commitInfo: the Delta protocol's field for it, which both engines write.
+USER_METADATA = "userMetadata"
+
+
 @dataclass(frozen=True)
 class Commit:
-    """An idempotence marker: `app_id` has consumed everything up to batch `version`."""
+    """An idempotence marker: `app_id` has consumed everything up to batch `version`.
+
+    A `note` (JSON text) is recorded in the commit itself (Delta's `userMetadata`), where it survives whatever
+    happens after the commit: a step puts its counts in its last commit, for the audit to recover.
+    """
 
     app_id: str
     version: int
+    note: str | None = None
+
+    def noting(self, facts: dict[str, Any]) -> Commit:
+        """Return this marker with `facts` (JSON values) as its note, which `Tables.note` finds again."""
+        return Commit(self.app_id, self.version, json.dumps({"app_id": self.app_id, "version": self.version, **facts}))
 
 
 @dataclass
@@ -274,7 +296,10 @@ class DeltaRsEngine:
     def _commit_properties(commit: Commit | None) -> CommitProperties | None:
         if commit is None:
             return None
-        return CommitProperties(app_transactions=[Transaction(app_id=commit.app_id, version=commit.version)])
+        return CommitProperties(
+            app_transactions=[Transaction(app_id=commit.app_id, version=commit.version)],
+            custom_metadata={USER_METADATA: commit.note} if commit.note is not None else None,
+        )
 
     def _already_done(self, uri: str, commit: Commit | None) -> bool:
         if commit is None:
@@ -539,6 +564,19 @@ class Tables:
 
     def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
         return self.engine.history(self.uri(name), limit)
+
+    def note(self, name: str, commit: Commit, *, within: int = 50) -> dict[str, Any] | None:
+        """Return the facts noted in the commit of `commit`'s marker, if it is among the table's last `within`, with
+        that commit's own metrics (`operationMetrics`: rows written, inserted...) under "metrics"."""
+        for entry in self.history(name, within):
+            try:
+                noted = json.loads(entry.get(USER_METADATA) or "null")
+            except json.JSONDecodeError:
+                continue  # a note someone else wrote
+            marker = (noted.get("app_id"), noted.get("version")) if isinstance(noted, dict) else None
+            if marker == (commit.app_id, commit.version):
+                return {**noted, "metrics": entry.get("operationMetrics") or {}}
+        return None
 
     def optimize(self, name: str) -> dict[str, Any]:
         return self.engine.optimize(self.uri(name))

@@ -235,3 +235,22 @@ def test_order_status_stopped_after_its_history_write_finishes_on_the_next_run(s
     assert statuses(orders) == statuses(rebuilt)
     assert any(status != "placed" for status, _ in statuses(orders).values())
     check_silver(tables.warehouse, tables)
+
+
+def test_steps_a_run_committed_but_never_recorded_are_recorded_by_the_next_run(small_shop, monkeypatch):
+    """A run stops after its steps' last commits, before the audit row: the next run records those batches from the
+    counts each step noted in its last commit, beside its own new day, and the audit adds up."""
+    from lakehouse.pipeline import audit
+
+    tables = small_shop
+    with monkeypatch.context() as patched:
+        patched.setattr(audit, "record", lambda ctx, results: None)  # every audit row lost
+        runner.run(RunContext(tables), layers=("bronze", "silver"))
+    assert not tables.exists("ops.run_audit")
+    generate(tables.warehouse, 1, progress=False, customers=60, products=12, events_per_day=100, seed=5)
+
+    results = {r.step: r for r in runner.run(RunContext(tables), layers=("bronze", "silver"))}
+    silver = [r for step, r in results.items() if step.startswith("silver.")]
+    assert all(r.batch_from is None and r.batch_to == 20260103 for r in silver), silver
+    assert all(any("its run stopped before recording it" in n for n in r.notes) for r in silver)
+    check_silver(tables.warehouse, tables)

@@ -51,6 +51,18 @@ def test_a_commit_marker_makes_a_batch_land_once(tables, spark):
     assert tables.watermark("silver.things", "other") is None
 
 
+def test_a_commit_keeps_its_note_for_whoever_comes_after(tables, spark):
+    """A step notes its counts in its last commit; a later run finds them by the step's marker (append and merge)."""
+    appended = Commit("step", 20260101).noting({"rows_in": 3})
+    tables.append(SPEC, _frame(spark, [(1, "d1", "a")]), commit=appended)
+    merged = Commit("step", 20260102).noting({"rows_in": 5})
+    tables.merge(SPEC, _frame(spark, [(1, "d1", "b"), (2, "d1", "c")]), on=("id",), commit=merged)
+    assert tables.note("silver.things", Commit("step", 20260101))["rows_in"] == 3
+    assert tables.note("silver.things", Commit("step", 20260102))["rows_in"] == 5
+    assert tables.note("silver.things", Commit("step", 20260103)) is None
+    assert tables.note("silver.things", Commit("other", 20260101)) is None
+
+
 def test_two_steps_first_to_write_a_shared_table_at_once_both_land(tables, spark):
     """Steps run side by side; both may be first to write a shared table (a quarantine): one creates, one appends."""
     frames = [_frame(spark, [(1, "d1", "from step 1")]), _frame(spark, [(2, "d1", "from step 2")])]

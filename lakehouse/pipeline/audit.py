@@ -39,6 +39,18 @@ SCHEMA = pa.schema(
 )
 
 
+def recorded(ctx: RunContext) -> dict[str, int]:
+    """Return the last batch each step is recorded as having done (read once per run; steps side by side may both
+    read it, and each sees it whole)."""
+    if ctx.recorded is None:
+        found: dict[str, int] = {}
+        if ctx.tables.exists(RUN_AUDIT.name):
+            sql = "select step, max(batch_to) as batch from t where status = 'ok' group by step"
+            found = {row["step"]: row["batch"] or 0 for row in ctx.tables.query(RUN_AUDIT.name, sql).to_pylist()}
+        ctx.recorded = found
+    return ctx.recorded
+
+
 def record(ctx: RunContext, results: Sequence[StepResult]) -> None:
     """Append the steps that did work to `ops.run_audit` (nothing when none did, so an idle run writes nothing)."""
     rows = []

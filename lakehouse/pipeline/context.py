@@ -34,6 +34,8 @@ class RunContext:
     tables: Tables
     run_id: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6])
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The last batch each step is recorded as having done in the audit (audit.recorded reads it once).
+    recorded: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def spark(self) -> SparkSession:

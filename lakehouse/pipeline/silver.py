@@ -19,10 +19,10 @@ from lakehouse.entities import ORDER_STATUS as STATUS_FEED
 from lakehouse.entities import ORDERS as ORDER_FEED
 from lakehouse.entities import PRODUCTS as PRODUCT_FEED
 from lakehouse.entities import Entity
-from lakehouse.pipeline import bronze
+from lakehouse.pipeline import audit, bronze
 from lakehouse.pipeline.context import RunContext, StepResult, batch_day, next_batch
 from lakehouse.rows import Rows, split
-from lakehouse.tables import Commit, Frame, TableSpec
+from lakehouse.tables import Commit, Frame, TableSpec, rows_added
 from lakehouse.transforms import silver as tf
 
 QUARANTINE = TableSpec(
@@ -97,6 +97,26 @@ class _Step:
         self.source = source
         self._persisted: DataFrame | None = None
         self._rows: Rows | None = None
+        self.unrecorded = self._unrecorded(ctx, name)
+
+    def _unrecorded(self, ctx: RunContext, name: str) -> StepResult | None:
+        """Return what a run that committed this step's batch, then stopped before recording it, did (from the
+        counts it noted in its last commit); None when the audit has every batch the step committed."""
+        recorded = audit.recorded(ctx).get(name, 0)
+        if self.done <= recorded:
+            return None
+        lost = StepResult(step=name, table=self.primary.name, batch_from=next_batch(recorded) if recorded else None)
+        lost.batch_to = self.done
+        noted = ctx.tables.note(self.primary.name, Commit(name, self.done))
+        if noted is None:
+            lost.notes.append(f"batches to {self.done} were committed by a run that stopped before recording them")
+            return lost
+        lost.rows_in, lost.rows_quarantined = noted["rows_in"], noted["rows_quarantined"]
+        out = noted.get("rows_out")
+        lost.rows_out = int(out) if out is not None else rows_added(noted["metrics"])
+        lost.rows_duplicate = lost.rows_in - lost.rows_quarantined - lost.rows_out
+        lost.notes.append(f"recorded from the commit of batch {self.done}: its run stopped before recording it")
+        return lost
 
     @property
     def pending(self) -> bool:
@@ -105,6 +125,13 @@ class _Step:
     @property
     def commit(self) -> Commit:
         return Commit(self.result.step, self.available)
+
+    def closing(self, rows_out: int | None = None) -> Commit:
+        """Return the marker of the step's last commit, noting the batch's counts (rows out: when known before the
+        commit; otherwise the commit's own metrics tell), so the audit can be made good if the run stops after it."""
+        r = self.result
+        facts = {"batch_from": r.batch_from, "batch_to": r.batch_to, "rows_in": r.rows_in}
+        return self.commit.noting({**facts, "rows_quarantined": r.rows_quarantined, "rows_out": rows_out})
 
     def read_bronze(self) -> DataFrame:
         lo, hi = self.done, self.available
@@ -132,6 +159,13 @@ class _Step:
         r = self.result
         r.rows_out = inserted
         r.rows_duplicate = r.rows_in - r.rows_quarantined - inserted
+        if self.unrecorded is not None:  # the batches a stopped run committed are recorded with this one's
+            lost = self.unrecorded
+            r.batch_from = lost.batch_from
+            r.rows_in, r.rows_out = r.rows_in + lost.rows_in, r.rows_out + lost.rows_out
+            r.rows_quarantined += lost.rows_quarantined
+            r.rows_duplicate += lost.rows_duplicate
+            r.notes.extend(lost.notes)
         if self._persisted is not None:
             self._persisted.unpersist()
         if self._rows is not None:
@@ -139,6 +173,8 @@ class _Step:
         return r
 
     def skipped(self) -> StepResult:
+        if self.unrecorded is not None:
+            return self.unrecorded
         self.result.status = "skipped"
         return self.result
 
@@ -176,7 +212,7 @@ def _dimension(
         inserted = committed.count()  # this batch's versions all the same, not duplicates
     else:
         latest = marked.where_set(tf.LATEST).drop([tf.LATEST])
-    ctx.tables.merge(current, latest, update_when="s.updated_at > t.updated_at", commit=step.commit)
+    ctx.tables.merge(current, latest, update_when="s.updated_at > t.updated_at", commit=step.closing(inserted))
     marked.release()
     return step.finish(inserted)
 
@@ -223,7 +259,7 @@ def orders(ctx: RunContext) -> StepResult:
     both = ctx.tables.materialize(tf.stack(lines, headers, "_order"))
     line_rows, header_rows = split(both, "_order", lines.columns, headers.columns)
     ctx.tables.append(ORDER_ITEMS, line_rows, commit=step.commit)
-    inserted = ctx.tables.append(ORDERS, header_rows, commit=step.commit).rows
+    inserted = ctx.tables.append(ORDERS, header_rows, commit=step.closing(header_rows.num_rows)).rows
     both.release()
     new.unpersist()
     return step.finish(inserted)
@@ -252,7 +288,7 @@ def order_status(ctx: RunContext) -> StepResult:
     updated = affected.transform(
         tf.apply_status_history(history.join(touched, on="order_id", how="left_semi"), step.available)
     )
-    ctx.tables.merge(ORDERS, updated, commit=step.commit)
+    ctx.tables.merge(ORDERS, updated, commit=step.closing(inserted))
     return step.finish(inserted)
 
 
@@ -270,7 +306,7 @@ def events(ctx: RunContext) -> StepResult:
     typed = valid.transform(tf.typed_events).transform(tf.first_per_key(["event_id"]))
     # Events delivered before are skipped by an insert-only merge; matching on the day as well lets delta-rs
     # read only the days this batch touches.
-    written = ctx.tables.merge(EVENTS, typed, on=("event_id", "event_date"), insert_only=True, commit=step.commit)
+    written = ctx.tables.merge(EVENTS, typed, on=("event_id", "event_date"), insert_only=True, commit=step.closing())
     return step.finish(written.inserted)
 
 
@@ -285,7 +321,7 @@ def inventory(ctx: RunContext) -> StepResult:
     valid = step.check(prepared, tf.inventory_rules())
     movements = valid.transform(tf.typed_movements).transform(tf.first_per_key(["movement_id"]))
     movements = movements.transform(tf.not_in(step.known(INVENTORY_MOVEMENTS, "movement_id"), ["movement_id"]))
-    inserted = ctx.tables.append(INVENTORY_MOVEMENTS, movements, commit=step.commit).rows
+    inserted = ctx.tables.append(INVENTORY_MOVEMENTS, movements, commit=step.closing()).rows
     return step.finish(inserted)
 
 
