@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from lakehouse import lease as leases
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.report import ConsoleListener, console, summary_table
 from lakehouse.settings import Settings, load_settings
@@ -24,14 +25,25 @@ def _start_spark(settings: Settings, app_name: str, what: str):  # type: ignore[
     return spark, seconds
 
 
-def run_layers(settings: Settings, warehouse: Warehouse, layers: Sequence[str], app_name: str = "lakehouse"):  # type: ignore[no-untyped-def]
-    """Start Spark (one session), run `layers` with live progress; return (results, context, Spark start seconds)."""
+def run_layers(  # type: ignore[no-untyped-def]
+    settings: Settings,
+    warehouse: Warehouse,
+    layers: Sequence[str],
+    app_name: str = "lakehouse",
+    lease: leases.Lease | None = None,
+):
+    """Start Spark (one session), run `layers` with live progress; return (results, context, Spark start seconds).
+
+    The caller holds the warehouse's `lease`; the run's id is written into it.
+    """
     from lakehouse.pipeline import runner
     from lakehouse.pipeline.context import RunContext
     from lakehouse.tables import Tables
 
     spark, spark_seconds = _start_spark(settings, app_name, f"warehouse {warehouse.root}")
     ctx = RunContext(Tables(warehouse, spark))
+    if lease is not None:
+        lease.note_run(ctx.run_id)
     listener = ConsoleListener()
     try:
         results = runner.run(ctx, layers, listener, parallelism=settings.parallel_steps)
@@ -40,8 +52,11 @@ def run_layers(settings: Settings, warehouse: Warehouse, layers: Sequence[str], 
     return results, ctx, spark_seconds
 
 
-def watch_landing(settings: Settings, warehouse: Warehouse, layers: Sequence[str], every: float) -> None:
-    """Keep one Spark session and run `layers` whenever new landing batches settle, until Ctrl-C."""
+def watch_landing(
+    settings: Settings, warehouse: Warehouse, layers: Sequence[str], every: float, lease: leases.Lease | None = None
+) -> None:
+    """Keep one Spark session and run `layers` whenever new landing batches settle, until Ctrl-C (or until the
+    warehouse's `lease`, which the caller holds, is lost)."""
     from lakehouse.pipeline import watch
     from lakehouse.tables import Tables
 
@@ -65,6 +80,7 @@ def watch_landing(settings: Settings, warehouse: Warehouse, layers: Sequence[str
             parallelism=settings.parallel_steps,
             listener=listener,
             on_cycle=report,
+            lease=lease,
         )
     except KeyboardInterrupt:
         listener.close()
@@ -79,7 +95,8 @@ def run_layer_job(layer: str) -> None:
         settings = load_settings()
         warehouse = Warehouse(settings)
         warehouse.require_exists()
-        results, ctx, _ = run_layers(settings, warehouse, [layer], f"lakehouse-{layer}")
+        with leases.hold(warehouse, f"jobs/{layer}.py") as lease:
+            results, ctx, _ = run_layers(settings, warehouse, [layer], f"lakehouse-{layer}", lease)
         console.print(summary_table(results, title=f"{layer} — run {ctx.run_id}"))
     except (UserError, PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)

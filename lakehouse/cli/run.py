@@ -1,14 +1,20 @@
-"""`lakehouse run`: every pending landing batch through bronze, silver and gold in one Spark session."""
+"""`lakehouse run`: every pending landing batch through bronze, silver and gold in one Spark session.
+
+A run holds the warehouse's write lease (lakehouse/lease.py) from before Spark starts until it ends, so a second run
+is refused in a second or two, naming the first, instead of doubling rows with it.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import click
 
+from lakehouse import lease
 from lakehouse.errors import UserError
 from lakehouse.report import console, summary_table
-from lakehouse.settings import load_settings
+from lakehouse.settings import Settings, load_settings
 from lakehouse.warehouse import Warehouse
 
 LAYERS = ("bronze", "silver", "gold", "dbt")
@@ -34,19 +40,40 @@ LAYERS = ("bronze", "silver", "gold", "dbt")
     show_default=True,
     help="With --watch: seconds between looks at the landing zone.",
 )
-def command(layers: tuple[str, ...], watch: bool, every: float) -> None:
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="When another run is writing the warehouse, wait this long for it to finish before giving up.",
+)
+def command(layers: tuple[str, ...], watch: bool, every: float, wait: float) -> None:
     """Process everything new since the last run, through every layer, and print a summary."""
-    from lakehouse.jobs import run_layers, watch_landing
-
     settings = load_settings()
     warehouse = Warehouse(settings)
     if not warehouse.exists(warehouse.uri("landing")):
         raise UserError(f"no landing data in {warehouse.root}: run `lakehouse generate --days 30` first")
-    if watch:
-        watch_landing(settings, warehouse, layers or LAYERS, every)
-        return
+    with lease.hold(warehouse, _describe(layers, watch), wait) as held:
+        if watch:
+            from lakehouse.jobs import watch_landing
+
+            watch_landing(settings, warehouse, layers or LAYERS, every, held)
+        else:
+            _run_once(settings, warehouse, layers or LAYERS, held)
+
+
+def _describe(layers: tuple[str, ...], watch: bool) -> str:
+    """Return the command as the lease names it to a run that is refused (`lakehouse run --watch`)."""
+    return " ".join(["lakehouse run", *(f"--layer {layer}" for layer in layers), *(["--watch"] if watch else [])])
+
+
+def _run_once(settings: Settings, warehouse: Warehouse, layers: Sequence[str], held: lease.Lease) -> None:
+    """Run `layers` over everything new and print the summary."""
+    from lakehouse.jobs import run_layers
+
     clock = time.perf_counter()
-    results, ctx, spark_seconds = run_layers(settings, warehouse, layers or LAYERS)
+    results, ctx, spark_seconds = run_layers(settings, warehouse, layers, lease=held)
     total = time.perf_counter() - clock
     if not any(r.did_work for r in results):
         console.print("Nothing new since the last run; no table changed.")

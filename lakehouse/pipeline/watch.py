@@ -4,6 +4,10 @@ A fresh `lakehouse run` pays for starting Spark, importing dbt and warming the J
 and then spends its time on the new data. It polls the landing zone; a run starts once new batches are there and the
 listing has not changed for one poll (a producer still writing a day is not raced); on start-up it runs at once. A
 failed run is reported, and tried again when new batches land (or the watcher restarts); Ctrl-C stops the watcher.
+
+The watcher writes the warehouse for as long as it runs, so its caller holds the warehouse's write lease
+(lakehouse/lease.py) all that time, idle or not: each run's id goes into the lease, and a watcher whose lease was
+taken over starts no further run.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
+from lakehouse.lease import Lease
 from lakehouse.pipeline import bronze, runner
 from lakehouse.pipeline.context import RunContext, StepResult, batch_day, batch_id
 from lakehouse.tables import Tables
@@ -53,8 +58,12 @@ def watch(
     listener: runner.Listener | None = None,
     on_cycle: Callable[[Cycle], None] = lambda cycle: None,
     sleep: Callable[[float], None] = time.sleep,
+    lease: Lease | None = None,
 ) -> list[Cycle]:
-    """Run the pipeline whenever new landing batches have settled; return the cycles once `max_runs` have run."""
+    """Run the pipeline whenever new landing batches have settled; return the cycles once `max_runs` have run.
+
+    With the warehouse's `lease` (held by the caller), raise a UserError instead of starting a run once it is lost.
+    """
     cycles: list[Cycle] = []
     seen: Pending | None = None  # what the previous poll found
     failed_on: Pending | None = None  # what the last failed run was given: retried only once the landing changes
@@ -64,6 +73,9 @@ def watch(
         # failure included); after that only for new batches.
         if not cycles or (pending and pending == seen and pending != failed_on):
             ctx = RunContext(tables)
+            if lease is not None:
+                lease.check()
+                lease.note_run(ctx.run_id)
             cycle = Cycle(pending, ctx.run_id)
             clock = time.perf_counter()
             try:
