@@ -323,7 +323,7 @@ def test_commands_that_write_refuse_in_one_line_and_readers_do_not_care(warehous
     lease = Lease(warehouse, "lakehouse run --watch")
     held = lease.acquire()
     try:
-        for args in (["run"], ["maintain"], ["run", "--watch"]):
+        for args in (["run"], ["maintain"], ["run", "--watch"], ["dbt", "build"]):
             result = CliRunner().invoke(cli, args)
             assert result.exit_code == 1, result.output
             lines = result.output.strip().splitlines()
