@@ -7,12 +7,14 @@ A warehouse is a root URI, either a local directory or `s3://bucket/prefix`. Und
     <layer>/<table>/                                          Delta tables: bronze, silver, gold, ops
     _lakehouse/                                               logs and other run artefacts
 
-Local and S3 differ only in the root and the storage options.
+Local and S3 differ only in the root and the storage options. Anything else in the landing zone is not read: a
+folder of a feed not named `dt=YYYY-MM-DD` (or not a real date) is reported as unrecognised, never guessed at.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -27,6 +29,27 @@ _TABLE_NAME = re.compile(r"^(?P<layer>[a-z]+)\.(?P<table>[a-z][a-z0-9_]*)$")
 # dbt's own working relations (an incremental model's new rows, a table being replaced), dropped after each build.
 _DBT_WORK = re.compile(r"__dbt_(tmp|backup)$")
 _DAY_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+LANDING_LAYOUT = "landing/<feed>/dt=YYYY-MM-DD/<files>"
+GENERATOR_DIR = "_generator"
+
+
+def landing_day(folder: str) -> date:
+    """Return the day of a landing folder named `dt=YYYY-MM-DD`; raise a ValueError saying why another name is not."""
+    match = _DAY_DIR.match(folder)
+    if not match:
+        raise ValueError("its name is not dt=YYYY-MM-DD")
+    try:
+        return date.fromisoformat(match[1])
+    except ValueError as exc:
+        raise ValueError(f"{match[1]} is not a date ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Unrecognised:
+    """A path in the landing zone that the pipeline does not read, and why."""
+
+    uri: str
+    why: str
 
 
 def parse_table_name(name: str) -> tuple[str, str]:
@@ -94,15 +117,59 @@ class Warehouse:
         """Return a location under the generator's own folder (state, manifests)."""
         return self.uri("landing", "_generator", *parts)
 
+    def _entries(self, uri: str) -> list[pafs.FileInfo]:
+        """Return what a folder holds, hidden names (a writer's temporary files) left out; none when it is missing
+        or is a file."""
+        selector = pafs.FileSelector(self.fs_path(uri), allow_not_found=True)
+        try:
+            infos = self.fs.get_file_info(selector)
+        except NotADirectoryError:
+            return []
+        return [i for i in infos if not i.base_name.startswith(".")]
+
     def landing_days(self, entity: str) -> list[date]:
-        """Return the days that have a landing batch for `entity`, oldest first."""
-        selector = pafs.FileSelector(self.fs_path(self.landing_dir(entity)), allow_not_found=True)
+        """Return the days that have a landing batch for `entity`, oldest first. Folders that are not a day's
+        (`unrecognised_landing` says why) are left out."""
         days = []
-        for info in self.fs.get_file_info(selector):
-            match = _DAY_DIR.match(info.base_name)
-            if info.type == pafs.FileType.Directory and match:
-                days.append(date.fromisoformat(match[1]))
+        for info in self._entries(self.landing_dir(entity)):
+            if info.type == pafs.FileType.Directory:
+                try:
+                    days.append(landing_day(info.base_name))
+                except ValueError:
+                    continue
         return sorted(days)
+
+    def _is_file(self, uri: str) -> bool:
+        return self.fs.get_file_info(self.fs_path(uri)).type == pafs.FileType.File
+
+    def unrecognised_landing(self, entity: str) -> list[Unrecognised]:
+        """Return what `landing/<entity>/` holds besides day folders (`dt=YYYY-MM-DD`), each with why it is not read."""
+        base = self.landing_dir(entity)
+        if self._is_file(base):
+            return [Unrecognised(base, "a file where the feed's folder belongs")]
+        found = []
+        for info in self._entries(base):
+            uri = self.from_fs_path(info.path)
+            if info.type != pafs.FileType.Directory:
+                found.append(Unrecognised(uri, "a file outside a dt=YYYY-MM-DD folder"))
+                continue
+            try:
+                landing_day(info.base_name)
+            except ValueError as exc:
+                found.append(Unrecognised(uri, f"not a day's folder: {exc}"))
+        return sorted(found, key=lambda u: u.uri)
+
+    def unknown_landing_feeds(self, feeds: Sequence[str]) -> list[Unrecognised]:
+        """Return what `landing/` holds besides the folders of `feeds` and the generator's, each with why."""
+        if self._is_file(self.uri("landing")):
+            return [Unrecognised(self.uri("landing"), "a file where the landing folder belongs")]
+        known = {*feeds, GENERATOR_DIR}
+        found = [
+            Unrecognised(self.from_fs_path(info.path), f"not a feed (the feeds are {', '.join(feeds)})")
+            for info in self._entries(self.uri("landing"))
+            if info.base_name not in known
+        ]
+        return sorted(found, key=lambda u: u.uri)
 
     def landing_files(self, entity: str, day: date) -> list[str]:
         """Return the URIs of the files in one day's landing batch, sorted by name."""
@@ -147,9 +214,16 @@ class Warehouse:
             out.write(data)
         self.fs.move(tmp, path)
 
-    def read_bytes(self, uri: str) -> bytes:
-        with self.fs.open_input_stream(self.fs_path(uri)) as stream:
-            return stream.read()
+    def read_bytes(self, uri: str, limit: int | None = None) -> bytes:
+        """Return a file's bytes as stored (never decompressed because of its name), or its first `limit` bytes."""
+        with self.fs.open_input_stream(self.fs_path(uri), compression=None) as stream:
+            return stream.read(limit)
+
+    def iter_bytes(self, uri: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """Yield a file's bytes as stored, `size` at a time, so a large file is never held whole."""
+        with self.fs.open_input_stream(self.fs_path(uri), compression=None) as stream:
+            while chunk := stream.read(size):
+                yield chunk
 
     def require_exists(self) -> None:
         """Raise a UserError when the warehouse has never been written to."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
 from generator import generate
 from lakehouse.entities import CUSTOMERS, ENTITIES
@@ -46,8 +48,10 @@ def test_a_failed_run_is_reported_and_tried_again_only_when_new_batches_land(spa
     warehouse = Warehouse(Settings(warehouse=str(tmp_path)))
     tables = Tables(warehouse, spark)
     header = ",".join(CUSTOMERS.fields)
-    bad = warehouse.landing_file("customers", _date(1), "csv")
-    warehouse.write_bytes(bad, b"id,name\n1,Ada\n")
+    warehouse.write_bytes(warehouse.landing_file("customers", _date(1), "csv"), f"{header}\n".encode())
+    # A bronze table someone made with other columns: every run that writes to it fails, naming it.
+    bad = warehouse.table_uri("bronze.customers")
+    write_deltalake(bad, pa.table({"id": [1]}))
     cycles: list[Cycle] = []
     sleeps = []
 
@@ -62,7 +66,7 @@ def test_a_failed_run_is_reported_and_tried_again_only_when_new_batches_land(spa
         watch(tables, every=0.1, layers=("bronze",), on_cycle=cycles.append, sleep=sleep)
 
     first, retried = cycles
-    assert first.error is not None and bad in first.error and "header is ['id', 'name']" in first.error
+    assert first.error is not None and bad in first.error and "does not match the data" in first.error
     assert describe(first).startswith(f"run {first.run_id} failed after ")
     # Not retried while nothing changed (three looks), then once the new day had settled (one more look).
     assert len(sleeps) == 5

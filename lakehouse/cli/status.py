@@ -1,8 +1,11 @@
-"""`lakehouse status`: every table with its Delta version and rows, pending landing batches, and the last runs."""
+"""`lakehouse status`: every table with its Delta version and rows, pending landing batches, what the landing zone
+holds that the pipeline does not read, and the last runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import click
 import pyarrow.compute as pc
@@ -13,7 +16,36 @@ from lakehouse.entities import ENTITIES
 from lakehouse.pipeline.context import batch_id
 from lakehouse.report import console
 from lakehouse.settings import load_settings
-from lakehouse.warehouse import Warehouse
+from lakehouse.warehouse import LANDING_LAYOUT, Unrecognised, Warehouse
+
+
+def _listed(warehouse: Warehouse, folder: str, look: Callable[[], list[Unrecognised]]) -> list[Unrecognised]:
+    """Return what `look` finds in a landing folder, or the folder itself when it cannot be listed."""
+    try:
+        return look()
+    except OSError as exc:
+        return [Unrecognised(warehouse.uri(folder), f"cannot be listed: {exc}")]
+
+
+def _unrecognised(warehouse: Warehouse) -> list[Unrecognised]:
+    """Return every path of the landing zone the pipeline does not read, with why."""
+    feeds = [e.name for e in ENTITIES]
+    found = _listed(warehouse, "landing", partial(warehouse.unknown_landing_feeds, feeds))
+    for feed in feeds:
+        found += _listed(warehouse, f"landing/{feed}", partial(warehouse.unrecognised_landing, feed))
+    return found
+
+
+def _print_unrecognised(found: list[Unrecognised]) -> None:
+    """Print each path the pipeline does not read on a line of its own, whole (paths are for copying), as written."""
+    feeds = ", ".join(e.name for e in ENTITIES)
+    lines = [
+        f"Unrecognised in the landing zone, not read: the pipeline reads only {LANDING_LAYOUT} (feeds: {feeds}); "
+        "move or rename these, or remove them:",
+        *(f"  {stray.uri}  {stray.why}" for stray in found),
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
 def _rows(table: DeltaTable) -> int:
@@ -52,7 +84,10 @@ def command(runs: int) -> None:
     for col in ("feed", "days landed", "last landed", "ingested up to", "waiting"):
         pending.add_column(col)
     for entity in ENTITIES:
-        days = warehouse.landing_days(entity.name)
+        try:
+            days = warehouse.landing_days(entity.name)
+        except OSError:  # named in the table of what is not read, below
+            days = []
         uri = warehouse.table_uri(f"bronze.{entity.name}")
         done = None
         if DeltaTable.is_deltatable(uri, storage_options=options):
@@ -66,6 +101,9 @@ def command(runs: int) -> None:
             str(len(waiting)) if waiting else "0",
         )
     console.print(pending)
+    unrecognised = _unrecognised(warehouse)
+    if unrecognised:
+        _print_unrecognised(unrecognised)
 
     audit_uri = warehouse.table_uri("ops.run_audit")
     if DeltaTable.is_deltatable(audit_uri, storage_options=options):

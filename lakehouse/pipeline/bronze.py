@@ -1,30 +1,38 @@
 """Bronze: landing files into append-only Delta tables, one per source feed, with ingestion metadata.
 
-A record that cannot be parsed goes to `bronze.quarantine` with its raw text and the reason. Each feed's batches
-(landing days) are committed with an application transaction, so a batch is ingested exactly once.
+A line that cannot be parsed goes to `bronze.quarantine` with its raw text (its bytes too, when it is not UTF-8) and
+the reason; a file that cannot be read at all (a CSV whose header is not the contract's, a compressed file, a JSON
+document that is not JSON lines) goes there whole, as one row standing for all its records, and the other files
+and feeds go on. A landing folder that is not a day's (`dt=YYYY-MM-DD`) is skipped with a warning naming it. Each
+feed's batches (landing days) are committed with an application transaction, so a batch is ingested exactly once.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import logging
+import threading
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from lakehouse.entities import ENTITIES, Entity
-from lakehouse.errors import PipelineError
 from lakehouse.pipeline.context import RunContext, StepResult, batch_id
 from lakehouse.rows import split
 from lakehouse.tables import Commit, TableSpec
 from lakehouse.transforms import bronze as tf
+from lakehouse.warehouse import LANDING_LAYOUT
+
+log = logging.getLogger(__name__)
 
 QUARANTINE = TableSpec(
     "bronze.quarantine",
-    "Landing records that could not be parsed: the raw text, the reason, and where it came from.",
+    "Landing records that could not be parsed: the reason, the raw text (a preview plus the bytes as base64 where "
+    "they are not UTF-8), how many records a row stands for (a file quarantined whole: all of them), and the source.",
     partition_by=("entity",),
 )
+# Bronze steps of different feeds run side by side; one of them brings an older quarantine's columns up to date.
+_UPGRADING = threading.Lock()
 
 
 def table_spec(entity: Entity) -> TableSpec:
@@ -45,47 +53,72 @@ def _source_file() -> F.Column:
     return F.regexp_replace(path, r"^s3a://", "s3://")
 
 
-def _check_csv_headers(ctx: RunContext, entity: Entity, files: list[str]) -> None:
-    """Fail with the file's name when a CSV export's header is not the contract's columns."""
-    expected = list(entity.fields)
+@dataclass(frozen=True)
+class UnreadableFile:
+    """A landing file quarantined whole: why it cannot be read, its first line for a person, its record count."""
+
+    uri: str
+    why: str
+    first_line: str
+    records: int
+
+
+def unreadable_files(ctx: RunContext, entity: Entity, files: list[str]) -> list[UnreadableFile]:
+    """Return the files that cannot be read line by line, judged from their names and first bytes, with why."""
+    found = []
     for uri in files:
-        with ctx.warehouse.fs.open_input_stream(ctx.warehouse.fs_path(uri)) as stream:
-            first = stream.read(64 * 1024).decode("utf-8-sig", errors="replace").splitlines()[:1]
-        header = next(csv.reader(io.StringIO(first[0]))) if first else []
-        if header != expected:
-            raise PipelineError(
-                f"{uri}: header is {header or 'missing'}, expected {expected}; "
-                "fix the export or update lakehouse/entities.py and the bronze schema together"
-            )
+        head = ctx.warehouse.read_bytes(uri, limit=tf.HEAD_BYTES)
+        why = tf.file_problem(entity, uri.rsplit("/", 1)[-1], head)
+        if why is not None:
+            records = tf.file_records(entity, tf.count_lines(ctx.warehouse.iter_bytes(uri)))
+            found.append(UnreadableFile(uri, why, tf.preview(head), records))
+    return found
+
+
+def _lines(ctx: RunContext, files: list[str]) -> DataFrame:
+    """Return the lines of `files` as Spark reads them (bytes kept as they are), with `_source_file`."""
+    if not files:
+        return ctx.spark.createDataFrame([], "value string, _source_file string")
+    paths = [ctx.warehouse.spark_uri(f) for f in files]
+    return ctx.spark.read.text(paths).withColumn("_source_file", _source_file())
 
 
 def read_landing(ctx: RunContext, entity: Entity, files: list[str]) -> DataFrame:
-    """Return the landing files as parsed rows with `_error`, `_raw`, `_source_file` and `_source_line`."""
-    spark = ctx.spark
-    paths = [ctx.warehouse.spark_uri(f) for f in files]
+    """Return the landing files' lines as parsed rows with `_error`, `_raw`, `_source_file` and `_source_line`.
+
+    The files must be readable line by line (`unreadable_files` finds those that are not); a CSV file's header was
+    checked there and is not a row.
+    """
+    lines = _lines(ctx, files).transform(tf.with_line_numbers)
     if entity.format == "csv":
-        _check_csv_headers(ctx, entity, files)
-        schema = T.StructType(
-            [T.StructField(f, T.StringType()) for f in entity.fields]
-            + [T.StructField("_corrupt_record", T.StringType())]
-        )
-        raw = (
-            spark.read.schema(schema)
-            .option("header", True)
-            .option("escape", '"')
-            .option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", "_corrupt_record")
-            .csv(paths)
-            .withColumn("_source_file", _source_file())
-        )
-        # The header is line 1 of a CSV file; data rows start at line 2.
-        return (
-            raw.transform(tf.with_line_numbers)
-            .withColumn("_source_line", F.col("_source_line") + 1)
-            .transform(tf.flag_csv_errors(entity.fields))
-        )
-    raw = spark.read.text(paths).withColumn("_source_file", _source_file())
-    return raw.transform(tf.with_line_numbers).transform(tf.parse_json_lines(entity.fields))
+        return lines.transform(tf.without_header).transform(tf.parse_csv_lines(entity.fields))
+    return lines.transform(tf.parse_json_lines(entity.fields))
+
+
+def _unreadable_frame(ctx: RunContext, unreadable: list[UnreadableFile]) -> DataFrame:
+    rows = [(u.uri, u.first_line, u.why, u.records) for u in unreadable]
+    return ctx.spark.createDataFrame(rows, tf.UNREADABLE_FILE_SCHEMA)
+
+
+def _warn(result: StepResult, message: str) -> None:
+    """Log a warning and keep it in the step's notes (the run audit, and the run's output when the step skips)."""
+    log.warning("%s: %s", result.step, message)
+    result.notes.append(message)
+
+
+def _upgrade_quarantine(ctx: RunContext) -> None:
+    """Give a `bronze.quarantine` written before raw_base64 and records existed today's columns, once."""
+    with _UPGRADING:
+        if not ctx.tables.exists(QUARANTINE.name):
+            return
+        columns = ctx.tables.query(QUARANTINE.name, "select * from t limit 0").column_names
+        if set(tf.QUARANTINE_COLUMNS) <= set(columns):
+            return
+        # Computed before the write: the rows come from the table being replaced.
+        rows = ctx.tables.materialize(ctx.tables.read(QUARANTINE.name).transform(tf.upgrade_quarantine))
+        written = ctx.tables.overwrite(QUARANTINE, rows, replace_schema=True)
+        rows.release()
+        log.warning("%s: raw_base64 and records added to its %d rows", QUARANTINE.name, written.rows)
 
 
 def ingest(ctx: RunContext, entity: Entity) -> StepResult:
@@ -93,6 +126,8 @@ def ingest(ctx: RunContext, entity: Entity) -> StepResult:
     spec = table_spec(entity)
     step = spec.name
     result = StepResult(step=step, table=spec.name)
+    for stray in ctx.warehouse.unrecognised_landing(entity.name):
+        _warn(result, f"skipped {stray.uri}: {stray.why}; the pipeline reads {LANDING_LAYOUT}")
     done = ctx.tables.watermark(spec.name, step) or 0
     days = [d for d in ctx.warehouse.landing_days(entity.name) if batch_id(d) > done]
     if not days:
@@ -105,9 +140,15 @@ def ingest(ctx: RunContext, entity: Entity) -> StepResult:
         result.notes.append(f"landing folders for {days[0]}..{days[-1]} are empty")
         return result
 
+    unreadable = unreadable_files(ctx, entity, files)
+    for u in unreadable:
+        _warn(result, f"quarantined {u.uri} whole ({u.records} records): {u.why}")
+    skipped = {u.uri for u in unreadable}
+    readable = [f for f in files if f not in skipped]
     columns = tf.bronze_columns(entity.fields)
     parsed = (
-        read_landing(ctx, entity, files)
+        read_landing(ctx, entity, readable)
+        .transform(tf.with_unreadable_files(_unreadable_frame(ctx, unreadable)))
         .transform(tf.with_ingestion_metadata(ctx.started_at))
         .transform(tf.for_quarantine(entity.name))
         .select(*dict.fromkeys([*columns, *tf.QUARANTINE_COLUMNS]))
@@ -116,11 +157,13 @@ def ingest(ctx: RunContext, entity: Entity) -> StepResult:
     rows = ctx.tables.materialize(parsed)
     good, bad = split(rows, "reason", columns, tf.QUARANTINE_COLUMNS)
     commit = Commit(step, result.batch_to)
-    quarantined = ctx.tables.append(QUARANTINE, bad, commit=commit, skip_empty=True)
+    _upgrade_quarantine(ctx)
+    ctx.tables.append(QUARANTINE, bad, commit=commit, skip_empty=True)
     written = ctx.tables.append(spec, good, commit=commit)
     result.rows_out = written.rows
-    result.rows_quarantined = quarantined.rows
-    result.rows_in = written.rows + quarantined.rows
+    # A file quarantined whole is one row standing for all its records: the step counts records.
+    result.rows_quarantined = bad.num_rows - len(unreadable) + sum(u.records for u in unreadable)
+    result.rows_in = result.rows_out + result.rows_quarantined
     rows.release()
     result.notes.append(f"{len(files)} files, {len(days)} days")
     return result

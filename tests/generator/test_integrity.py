@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
+from generator import schema
 from generator.schema import FIELDS, ITEM_FIELDS
+from lakehouse import entities as contract
 from tests.generator import landing
 
 SESSION_GAP_S = 30 * 60
@@ -195,3 +197,24 @@ def test_products_keep_a_margin_of_20_to_60_percent(clean_shop):
     for product in landing.all_records(clean_shop, "products"):
         price, cost = float(product["price"]), float(product["cost"])
         assert 0.2 <= 1 - cost / price <= 0.6 + 1e-9
+
+
+def test_the_generator_s_codes_are_the_contract_s_accepted_values():
+    assert schema.PAYMENT_METHODS == contract.PAYMENT_METHODS
+    assert schema.CHANNELS == contract.CHANNELS
+    assert schema.DEVICES == contract.DEVICES
+    assert schema.WAREHOUSES == contract.WAREHOUSES
+
+
+def test_every_text_value_is_within_the_contract_s_length_bounds_and_accepted_values(clean_shop):
+    for entity in contract.ENTITIES:
+        for record in landing.all_records(clean_shop, entity.name):
+            for field, bounds in entity.lengths.items():
+                value = record.get(field)
+                if value not in (None, ""):
+                    assert bounds.min <= len(value) <= bounds.max, (entity.name, field, value)
+            for field, values in entity.accepted.items():
+                assert record[field] in values, (entity.name, field, record[field])
+            for item in record.get("items", []):
+                for field, bounds in contract.ITEM_LENGTHS.items():
+                    assert bounds.min <= len(item[field]) <= bounds.max, (entity.name, field, item[field])

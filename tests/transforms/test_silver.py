@@ -1,9 +1,11 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from lakehouse.entities import COUNTRY, ENTITIES, Entity, Length
 from lakehouse.transforms import silver as tf
 
 LINEAGE = "_source_file string, _source_line int, _batch_id int"
@@ -29,8 +31,10 @@ def test_first_broken_rule_is_reported_in_rule_order(spark):
     ).withColumns(
         {
             "event_id": F.col("id"),
+            "customer_id": F.lit(None).cast("string"),
             "product_id": F.lit("P00001"),
             "order_id": F.lit(None).cast("string"),
+            "referrer": F.lit(None).cast("string"),
             "page_url": F.lit("/p/P00001"),
             "device": F.lit("mobile"),
             "country": F.lit("NL"),
@@ -356,3 +360,67 @@ def test_status_changes_and_movements_are_typed(spark):
     )
     m = movements.transform(tf.typed_movements).first()
     assert (m.quantity, m.movement_date, m.warehouse) == (-2, date(2026, 1, 3), "AMS")
+
+
+def test_order_rules_bound_lengths_and_accept_only_known_codes(spark):
+    ok = '[{"line_no": 1, "product_id": "P1", "sku": "S1", "quantity": 2, "unit_price": 10.00, "discount_amount": 1.5}]'
+    orders = _orders(
+        spark,
+        [
+            ("o1", "C1", "2026-01-02T10:00:00Z", "4.95", ok, True),
+            ("o2", "C1", "2026-01-02T10:00:00Z", "4.95", ok, True),
+            ("o3", "C1", "2026-01-02T10:00:00Z", "4.95", ok, True),
+            ("o4", "C1", "2026-01-02T10:00:00Z", "4.95", ok, True),
+            ("o5", "C1", "2026-01-02T10:00:00Z", "4.95", ok.replace('"S1"', f'"{"S" * 65}"'), True),
+        ],
+    )
+    changed = {
+        "o2": ("payment_method", "x" * 5000),
+        "o3": ("payment_method", "bitcoin"),
+        "o4": ("shipping_country", "NLD"),
+    }
+    for order_id, (column, value) in changed.items():
+        orders = orders.withColumn(column, F.when(F.col("order_id") == order_id, value).otherwise(F.col(column)))
+    known_products = spark.createDataFrame([("P1",)], "product_id string")
+    prepared = orders.transform(tf.with_parsed_items).transform(tf.flag_known_items(known_products))
+    rules = {r["order_id"]: r[tf.RULE] for r in prepared.transform(tf.apply_rules(tf.order_rules())).collect()}
+    assert rules == {
+        "o1": None,
+        "o2": "length:payment_method",
+        "o3": "accepted:payment_method",
+        "o4": "length:shipping_country",
+        "o5": "length:items.sku",
+    }
+    reasons = tf.reasons(tf.order_rules())
+    assert reasons["length:payment_method"] == "payment_method is longer than 32 characters"
+    assert (
+        reasons["accepted:payment_method"]
+        == "payment_method is not one of card, paypal, klarna, apple_pay, bank_transfer"
+    )
+    assert reasons["length:shipping_country"] == "shipping_country is not 2 characters long"
+    assert reasons["length:items.sku"] == "an item's sku is longer than 64 characters"
+
+
+def test_every_text_field_of_the_contract_has_a_length_rule_and_every_coded_one_its_accepted_values():
+    for entity in ENTITIES:
+        names = {r.name for r in tf.contract_rules(entity)}
+        texts = {f for f, kind in entity.types.items() if kind == "string"}
+        assert {f"length:{f}" for f in texts} <= names, entity.name
+        assert {f"accepted:{f}" for f in entity.accepted} <= names, entity.name
+    assert "accepted:status" in {r.name for r in tf.order_status_rules()}
+    assert "accepted:device" in {r.name for r in tf.event_rules()}
+
+
+def test_a_contract_without_a_length_bound_for_a_text_field_is_refused():
+    with pytest.raises(ValueError, match=r"every text field needs a length bound; missing for \['note'\]"):
+        Entity("notes", "jsonl", {"id": "string", "note": "string"}, "notes", lengths={"id": Length(1, 8)})
+    with pytest.raises(ValueError, match=r"fields it does not have: \['colour'\]"):
+        Entity("notes", "jsonl", {"id": "string"}, "notes", lengths={"id": Length(1, 8)}, accepted={"colour": ("red",)})
+
+
+def test_a_length_rule_skips_blank_values_and_counts_characters_not_bytes(spark):
+    rows = spark.createDataFrame(
+        [("a", "NL"), ("b", "ÉÉ"), ("c", None), ("d", ""), ("e", "N")], "id string, country string"
+    )
+    rule = tf.bounded("country", COUNTRY)
+    assert _rules_of(rows, [rule]) == {"a": None, "b": None, "c": None, "d": None, "e": "length:country"}
