@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from lakehouse.pipeline.context import RunContext, StepResult
-from lakehouse.tables import TableSpec
+from lakehouse.pipeline.context import RunContext, StepResult, next_batch
+from lakehouse.tables import Commit, TableSpec, rows_added
 
 RUN_AUDIT = TableSpec(
     "ops.run_audit",
@@ -49,6 +49,33 @@ def recorded(ctx: RunContext) -> dict[str, int]:
             found = {row["step"]: row["batch"] or 0 for row in ctx.tables.query(RUN_AUDIT.name, sql).to_pylist()}
         ctx.recorded = found
     return ctx.recorded
+
+
+def closing(commit: Commit, result: StepResult, rows_out: int | None) -> Commit:
+    """Return `commit` noting `result`'s counts, for a step's last commit: rows out when known before the commit
+    (otherwise the commit's own metrics tell). If the run stops after that commit, the next one records them."""
+    facts = {"batch_from": result.batch_from, "batch_to": result.batch_to, "rows_in": result.rows_in}
+    return commit.noting({**facts, "rows_quarantined": result.rows_quarantined, "rows_out": rows_out})
+
+
+def unrecorded(ctx: RunContext, step: str, table: str, done: int) -> StepResult | None:
+    """Return what a run that committed `step`'s batches up to `done` to `table`, then stopped before recording
+    them, did (from the counts noted in its last commit); None when the audit has every batch the step committed."""
+    recorded_to = recorded(ctx).get(step, 0)
+    if done <= recorded_to:
+        return None
+    lost = StepResult(step=step, table=table, batch_from=next_batch(recorded_to) if recorded_to else None)
+    lost.batch_to = done
+    noted = ctx.tables.note(table, Commit(step, done))
+    if noted is None:
+        lost.notes.append(f"batches to {done} were committed by a run that stopped before recording them")
+        return lost
+    lost.rows_in, lost.rows_quarantined = noted["rows_in"], noted["rows_quarantined"]
+    out = noted.get("rows_out")
+    lost.rows_out = int(out) if out is not None else rows_added(noted["metrics"])
+    lost.rows_duplicate = lost.rows_in - lost.rows_quarantined - lost.rows_out
+    lost.notes.append(f"recorded from the commit of batch {done}: its run stopped before recording it")
+    return lost
 
 
 def record(ctx: RunContext, results: Sequence[StepResult]) -> None:

@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.entities import ENTITIES, Entity
+from lakehouse.pipeline import audit
 from lakehouse.pipeline.context import RunContext, StepResult, batch_id
 from lakehouse.rows import split
 from lakehouse.tables import Commit, TableSpec
@@ -129,8 +130,12 @@ def ingest(ctx: RunContext, entity: Entity) -> StepResult:
     for stray in ctx.warehouse.unrecognised_landing(entity.name):
         _warn(result, f"skipped {stray.uri}: {stray.why}; the pipeline reads {LANDING_LAYOUT}")
     done = ctx.tables.watermark(spec.name, step) or 0
+    lost = audit.unrecorded(ctx, step, spec.name, done)
     days = [d for d in ctx.warehouse.landing_days(entity.name) if batch_id(d) > done]
     if not days:
+        if lost is not None:  # a run committed the batches, then stopped before recording them
+            lost.notes.extend(result.notes)
+            return lost
         result.status = "skipped"
         return result
     files = [f for d in days for f in ctx.warehouse.landing_files(entity.name, d)]
@@ -159,11 +164,13 @@ def ingest(ctx: RunContext, entity: Entity) -> StepResult:
     commit = Commit(step, result.batch_to)
     _upgrade_quarantine(ctx)
     ctx.tables.append(QUARANTINE, bad, commit=commit, skip_empty=True)
-    written = ctx.tables.append(spec, good, commit=commit)
-    result.rows_out = written.rows
     # A file quarantined whole is one row standing for all its records: the step counts records.
     result.rows_quarantined = bad.num_rows - len(unreadable) + sum(u.records for u in unreadable)
-    result.rows_in = result.rows_out + result.rows_quarantined
+    result.rows_in = good.num_rows + result.rows_quarantined
+    written = ctx.tables.append(spec, good, commit=audit.closing(commit, result, good.num_rows))
+    result.rows_out = written.rows
     rows.release()
     result.notes.append(f"{len(files)} files, {len(days)} days")
+    if lost is not None:  # and the batches a stopped run committed before these, recorded with them
+        result.absorb(lost)
     return result

@@ -68,3 +68,12 @@ class StepResult:
     @property
     def did_work(self) -> bool:
         return self.status != "skipped"
+
+    def absorb(self, earlier: StepResult) -> None:
+        """Count `earlier` (the batches just before this result's) as part of this result."""
+        self.batch_from = earlier.batch_from
+        self.rows_in += earlier.rows_in
+        self.rows_out += earlier.rows_out
+        self.rows_quarantined += earlier.rows_quarantined
+        self.rows_duplicate += earlier.rows_duplicate
+        self.notes.extend(earlier.notes)

@@ -22,7 +22,7 @@ from lakehouse.entities import Entity
 from lakehouse.pipeline import audit, bronze
 from lakehouse.pipeline.context import RunContext, StepResult, batch_day, next_batch
 from lakehouse.rows import Rows, split
-from lakehouse.tables import Commit, Frame, TableSpec, rows_added
+from lakehouse.tables import Commit, Frame, TableSpec
 from lakehouse.transforms import silver as tf
 
 QUARANTINE = TableSpec(
@@ -97,26 +97,7 @@ class _Step:
         self.source = source
         self._persisted: DataFrame | None = None
         self._rows: Rows | None = None
-        self.unrecorded = self._unrecorded(ctx, name)
-
-    def _unrecorded(self, ctx: RunContext, name: str) -> StepResult | None:
-        """Return what a run that committed this step's batch, then stopped before recording it, did (from the
-        counts it noted in its last commit); None when the audit has every batch the step committed."""
-        recorded = audit.recorded(ctx).get(name, 0)
-        if self.done <= recorded:
-            return None
-        lost = StepResult(step=name, table=self.primary.name, batch_from=next_batch(recorded) if recorded else None)
-        lost.batch_to = self.done
-        noted = ctx.tables.note(self.primary.name, Commit(name, self.done))
-        if noted is None:
-            lost.notes.append(f"batches to {self.done} were committed by a run that stopped before recording them")
-            return lost
-        lost.rows_in, lost.rows_quarantined = noted["rows_in"], noted["rows_quarantined"]
-        out = noted.get("rows_out")
-        lost.rows_out = int(out) if out is not None else rows_added(noted["metrics"])
-        lost.rows_duplicate = lost.rows_in - lost.rows_quarantined - lost.rows_out
-        lost.notes.append(f"recorded from the commit of batch {self.done}: its run stopped before recording it")
-        return lost
+        self.unrecorded = audit.unrecorded(ctx, name, primary.name, self.done)
 
     @property
     def pending(self) -> bool:
@@ -127,11 +108,8 @@ class _Step:
         return Commit(self.result.step, self.available)
 
     def closing(self, rows_out: int | None = None) -> Commit:
-        """Return the marker of the step's last commit, noting the batch's counts (rows out: when known before the
-        commit; otherwise the commit's own metrics tell), so the audit can be made good if the run stops after it."""
-        r = self.result
-        facts = {"batch_from": r.batch_from, "batch_to": r.batch_to, "rows_in": r.rows_in}
-        return self.commit.noting({**facts, "rows_quarantined": r.rows_quarantined, "rows_out": rows_out})
+        """Return the marker of the step's last commit, noting the batch's counts (`audit.closing`)."""
+        return audit.closing(self.commit, self.result, rows_out)
 
     def read_bronze(self) -> DataFrame:
         lo, hi = self.done, self.available
@@ -160,12 +138,7 @@ class _Step:
         r.rows_out = inserted
         r.rows_duplicate = r.rows_in - r.rows_quarantined - inserted
         if self.unrecorded is not None:  # the batches a stopped run committed are recorded with this one's
-            lost = self.unrecorded
-            r.batch_from = lost.batch_from
-            r.rows_in, r.rows_out = r.rows_in + lost.rows_in, r.rows_out + lost.rows_out
-            r.rows_quarantined += lost.rows_quarantined
-            r.rows_duplicate += lost.rows_duplicate
-            r.notes.extend(lost.notes)
+            r.absorb(self.unrecorded)
         if self._persisted is not None:
             self._persisted.unpersist()
         if self._rows is not None:
