@@ -134,6 +134,18 @@ class SqlEngine:
     def tables(self) -> list[str]:
         return self.warehouse.tables()
 
+    def interrupt(self) -> None:
+        """Stop the query running on the engine now, from another thread: it raises a UserError saying so.
+
+        DuckDB stops a query between two chunks of work; an interrupt sent while no query runs (the query is still
+        being translated) is lost, so a caller that must stop it calls again until the query has ended.
+        """
+        self.con.interrupt()
+
+    def close(self) -> None:
+        """Close the DuckDB connection, ending its threads."""
+        self.con.close()
+
     def _parse(self, sql: str) -> exp.Query:
         try:
             statements = [s for s in sqlglot.parse(sql, read=self.dialect) if s is not None]
@@ -258,6 +270,8 @@ class SqlEngine:
             ) from exc
         try:
             result = self.con.execute(duck_sql).to_arrow_table()
+        except duckdb.InterruptException:
+            raise UserError("the query was interrupted") from None
         except duckdb.Error as exc:
             message = str(exc).strip().splitlines()[0]
             if REFUSAL in message:

@@ -71,15 +71,38 @@ class Trino:
             catalog=CATALOG,
             request_timeout=300,
         )
+        # The cursor of the statement running, for cancel() from another thread, and the last query it cancelled.
+        self._running: trino.dbapi.Cursor | None = None
+        self._cancelled: str | None = None
 
     def close(self) -> None:
         self._connection.close()
+
+    def cancel(self) -> None:
+        """Cancel the statement running on this connection, from another thread (Ctrl-C, a time limit).
+
+        Trino is told over its REST API: a DELETE on the query's next URI. A statement whose first request Trino has
+        not answered yet has no query to cancel: a caller that must stop it calls again until the statement has ended.
+        """
+        import requests
+        import trino
+
+        cursor = self._running
+        query_id = cursor.query_id if cursor is not None else None
+        if cursor is None or query_id is None or query_id == self._cancelled:
+            return
+        try:
+            cursor.cancel()
+        except (trino.exceptions.Error, trino.exceptions.HttpError, requests.RequestException):
+            return  # tried again on the next call; a query no client asks about is ended by Trino itself
+        self._cancelled = query_id
 
     def _run(self, sql: str, failed: str) -> tuple[list[tuple], list[str]]:
         """Run one statement; return its rows and column names. Trino's errors become UserErrors with its message."""
         import trino
 
         cursor = self._connection.cursor()
+        self._running = cursor
         try:
             cursor.execute(sql)
             rows = [tuple(row) for row in cursor.fetchall()]
@@ -91,6 +114,7 @@ class Trino:
         except trino.exceptions.HttpError as exc:  # e.g. 401: a wrong password, or none where Trino asks for one
             raise UserError(f"{failed}: {self.url} refused the request ({exc})") from None
         finally:
+            self._running = None
             cursor.close()
 
     def execute(self, sql: str) -> list[tuple]:
