@@ -334,6 +334,7 @@ def test_commands_that_write_refuse_in_one_line_and_readers_do_not_care(warehous
             ]
         status = CliRunner().invoke(cli, ["status"])
         assert status.exit_code == 0, status.output
+        assert f"Being written by pid {os.getpid()} on {socket.gethostname()}" in " ".join(status.output.split())
         assert current_holder(warehouse) == lease.holder
     finally:
         lease.release()

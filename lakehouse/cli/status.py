@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 from rich.table import Table
 
+from lakehouse import lease
 from lakehouse.entities import ENTITIES
 from lakehouse.pipeline.context import batch_id
 from lakehouse.report import console
@@ -130,3 +131,10 @@ def command(runs: int) -> None:
             console.print(f"[red]{failed} of the latest steps failed[/red]")
     else:
         console.print("No runs yet: `lakehouse run` processes the landing batches.")
+    holder = lease.current_holder(warehouse)
+    if holder is not None:
+        console.print(
+            f"Being written by pid {holder.pid} on {holder.host} since {holder.since:%Y-%m-%d %H:%M:%S} UTC "
+            f"({holder.command}; last heard from {holder.heartbeat:%H:%M:%S} UTC)",
+            markup=False,
+        )
