@@ -7,6 +7,7 @@ from contextlib import nullcontext
 import click
 
 from lakehouse import lease
+from lakehouse.cli.options import wait_for_writer
 from lakehouse.report import console
 from lakehouse.settings import load_settings
 from lakehouse.warehouse import Warehouse
@@ -21,9 +22,7 @@ WRITING = ("build", "run", "snapshot", "seed")
     default=None,
     help="Default: LAKEHOUSE_DBT_TARGET, else trino in the stack and duckdb embedded.",
 )
-@click.option(
-    "--wait", type=float, default=0.0, show_default=True, help="Seconds to wait for another writer of the warehouse."
-)
+@wait_for_writer
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def command(target: str | None, wait: float, args: tuple[str, ...]) -> None:
     """Run dbt with ARGS (e.g. `build`, `test --select stg_orders`, `docs generate`) against the warehouse."""

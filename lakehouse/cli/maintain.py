@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from lakehouse import lease
+from lakehouse.cli.options import wait_for_writer
 from lakehouse.report import console
 from lakehouse.settings import load_settings
 from lakehouse.tables import Tables
@@ -17,14 +18,7 @@ from lakehouse.warehouse import Warehouse
 @click.command("maintain")
 @click.option("--retention-hours", type=int, default=168, show_default=True, help="Keep files newer than this.")
 @click.option("--no-vacuum", is_flag=True, help="Only compact; keep every old file (time travel stays complete).")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="When a run is writing the warehouse, wait this long for it to finish before giving up.",
-)
+@wait_for_writer
 def command(retention_hours: int, no_vacuum: bool, wait: float) -> None:
     """OPTIMIZE (compact) every Delta table, then VACUUM files older than the retention.
 

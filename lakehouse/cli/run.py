@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import click
 
 from lakehouse import lease
+from lakehouse.cli.options import wait_for_writer
 from lakehouse.errors import UserError
 from lakehouse.report import console, summary_table
 from lakehouse.settings import Settings, load_settings
@@ -40,14 +41,7 @@ LAYERS = ("bronze", "silver", "gold", "dbt")
     show_default=True,
     help="With --watch: seconds between looks at the landing zone.",
 )
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="When another run is writing the warehouse, wait this long for it to finish before giving up.",
-)
+@wait_for_writer
 def command(layers: tuple[str, ...], watch: bool, every: float, wait: float) -> None:
     """Process everything new since the last run, through every layer, and print a summary."""
     settings = load_settings()
