@@ -9,8 +9,9 @@ import pytest
 
 from lakehouse.bi import browser, engine, paths, semantic, server
 from tests.bi.serving import chart_problems, client, counts, expected_counts, render_problems, serving
+from tests.ports import port
 
-PORT = "8099"  # not 8088, so a Superset someone is using here is left alone
+PORT = str(port(8099))  # not 8088, so a Superset someone is using here is left alone
 
 
 @pytest.fixture(scope="module")

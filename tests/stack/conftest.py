@@ -15,13 +15,14 @@ import pytest
 
 from lakehouse import stack
 from lakehouse.settings import Settings
+from tests.ports import port
 
-S3_PORT = 28333
-TRINO_PORT = 18080
+S3_PORT = port(28333)
+TRINO_PORT = port(18080)
 
 
-# One place across test sessions, so a stack left running by an interrupted session is found and stopped.
-STATE_DIR = Path(tempfile.gettempdir()) / "lakehouse-test-stack"
+# One place per S3 port across test sessions, so a stack left running by an interrupted session is found and stopped.
+STATE_DIR = Path(tempfile.gettempdir()) / f"lakehouse-test-stack-{S3_PORT}"
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from lakehouse.spark import use_s3
 from lakehouse.tables import Tables
 from lakehouse.trino import CA_VARIABLE, DBT_SCHEMAS, PIPELINE_USER, connected, password_variable
 from lakehouse.warehouse import LAYERS, Warehouse
+from tests.ports import port
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
 
@@ -224,7 +225,7 @@ def test_the_analyst_sees_quarantined_customer_records_masked_and_the_others_in_
 
 
 # -- Trino as docker-compose runs it --------------------------------------------------------------------------------
-HTTP_PORT, HTTPS_PORT = 18081, 18443  # beside the test stack's 18080
+HTTP_PORT, HTTPS_PORT = port(18081), port(18443)  # beside the test stack's 18080
 
 
 def _compose_trino_options(secrets_dir: Path, overlay_dir: Path) -> list[str]:

@@ -22,11 +22,12 @@ from lakehouse.settings import Settings
 from lakehouse.stack.supervisor import Supervisor
 from lakehouse.warehouse import Warehouse
 from tests import test_lease as scenarios
+from tests.ports import port
 
 pytestmark = pytest.mark.stack
 
-S3_PORT = 43333
-STATE_DIR = Path(tempfile.gettempdir()) / "lease-test-stack" / "stack"
+S3_PORT = port(43333)
+STATE_DIR = Path(tempfile.gettempdir()) / f"lease-test-stack-{S3_PORT}" / "stack"
 BUCKET = "lease-test"
 
 

@@ -27,12 +27,13 @@ from lakehouse.trino import PIPELINE_USER
 from lakehouse.warehouse import Warehouse
 from tests.bi.serving import chart_problems, client, counts, expected_counts, kpis, render_problems, serving
 from tests.conftest import SHOP_SCALE
+from tests.ports import port
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
 
 DAYS = 3
-PORT = "8095"  # the stack's Superset; tests/bi's embedded one uses 8099
-EMBEDDED_PORT = "8094"
+PORT = str(port(8095))  # the stack's Superset; tests/bi's embedded one uses 8099
+EMBEDDED_PORT = str(port(8094))
 
 
 def _run(spark, warehouse: Warehouse) -> None:
