@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from lakehouse import lease as leases
+from lakehouse import native_panics
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.report import ConsoleListener, console, summary_table
 from lakehouse.settings import Settings, load_settings
@@ -95,7 +96,7 @@ def run_layer_job(layer: str) -> None:
         settings = load_settings()
         warehouse = Warehouse(settings)
         warehouse.require_exists()
-        with leases.hold(warehouse, f"jobs/{layer}.py") as lease:
+        with native_panics.kept_off_console(), leases.hold(warehouse, f"jobs/{layer}.py") as lease:
             results, ctx, _ = run_layers(settings, warehouse, [layer], f"lakehouse-{layer}", lease)
         console.print(summary_table(results, title=f"{layer} — run {ctx.run_id}"))
     except (UserError, PipelineError) as exc:

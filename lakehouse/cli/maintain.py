@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from lakehouse import lease
+from lakehouse import lease, native_panics
 from lakehouse.cli.options import wait_for_writer
 from lakehouse.report import console
 from lakehouse.settings import load_settings
@@ -27,7 +27,7 @@ def command(retention_hours: int, no_vacuum: bool, wait: float) -> None:
     """
     warehouse = Warehouse(load_settings())
     warehouse.require_exists()
-    with lease.hold(warehouse, "lakehouse maintain", wait):
+    with native_panics.kept_off_console(), lease.hold(warehouse, "lakehouse maintain", wait):
         tables = Tables(warehouse)
         for name in tables.names():
             metrics = tables.optimize(name)

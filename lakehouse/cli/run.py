@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import click
 
-from lakehouse import lease
+from lakehouse import lease, native_panics
 from lakehouse.cli.options import wait_for_writer
 from lakehouse.errors import UserError
 from lakehouse.report import console, summary_table
@@ -48,7 +48,7 @@ def command(layers: tuple[str, ...], watch: bool, every: float, wait: float) -> 
     warehouse = Warehouse(settings)
     if not warehouse.exists(warehouse.uri("landing")):
         raise UserError(f"no landing data in {warehouse.root}: run `lakehouse generate --days 30` first")
-    with lease.hold(warehouse, _describe(layers, watch), wait) as held:
+    with native_panics.kept_off_console(), lease.hold(warehouse, _describe(layers, watch), wait) as held:
         if watch:
             from lakehouse.jobs import watch_landing
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from lakehouse import native_panics
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.pipeline import audit, bronze, gold, models, silver
@@ -198,7 +199,9 @@ def run(
 def _write_log(ctx: RunContext, failed: Sequence[StepResult]) -> str:
     """Write the failed steps' tracebacks under the warehouse (or, if it cannot be reached, a local temp file)."""
     uri = ctx.warehouse.uri("_lakehouse", "logs", f"run-{ctx.run_id}.log")
-    text = "\n\n".join(f"step {r.step} failed\n{r.trace or r.error}" for r in failed).encode("utf-8")
+    reports = [f"step {r.step} failed\n{r.trace or r.error}" for r in failed]
+    reports += [f"printed by delta-rs (kept off the console)\n{panic}" for panic in native_panics.held()]
+    text = "\n\n".join(reports).encode("utf-8")
     try:
         ctx.warehouse.write_bytes(uri, text)
     except OSError:
