@@ -2,6 +2,10 @@
 
 They run beside a developer's own stack (which uses 8333 and 8080), with their own state directory, a bucket of
 their own and keys made for this test session.
+
+One shop is taken through every layer on the stack once per session (`stack_shop`), and the same shop through the
+embedded deployment (`embedded_twin`): the modules that compare the two, check access or serve Superset over Trino
+read them, and only a test marked `adds_a_day` changes them (it runs after every other test).
 """
 
 from __future__ import annotations
@@ -13,8 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from generator import generate
 from lakehouse import stack
+from lakehouse.pipeline import runner
+from lakehouse.pipeline.context import RunContext
 from lakehouse.settings import Settings
+from lakehouse.spark import use_s3
+from lakehouse.tables import Tables
+from lakehouse.warehouse import Warehouse
+from tests.conftest import SHOP_SCALE
 from tests.ports import port
 
 S3_PORT = port(28333)
@@ -23,6 +34,12 @@ TRINO_PORT = port(18080)
 
 # One place per S3 port across test sessions, so a stack left running by an interrupted session is found and stopped.
 STATE_DIR = Path(tempfile.gettempdir()) / f"lakehouse-test-stack-{S3_PORT}"
+DAYS = 3  # the shared shop's days
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that add a day to the shared shops after every other test, which expects them as made."""
+    items.sort(key=lambda item: item.get_closest_marker("adds_a_day") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +62,25 @@ def stack_settings():
         yield settings
     finally:
         stack.down(settings)
+
+
+@pytest.fixture(scope="session")
+def stack_shop(spark, stack_settings):
+    """Return (warehouse, tables, results) of the test shop taken through every layer on the stack (dbt on Trino)."""
+    use_s3(spark, stack_settings)
+    warehouse = Warehouse(stack_settings)
+    generate(warehouse, DAYS, progress=False, **SHOP_SCALE)
+    tables = Tables(warehouse, spark)
+    results = runner.run(RunContext(tables), runner.LAYERS)
+    return warehouse, tables, results
+
+
+@pytest.fixture(scope="session")
+def embedded_twin(spark, tmp_path_factory):
+    """Return the tables of the same shop (same seed, same days) taken through the embedded deployment."""
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("embedded-twin"))))
+    generate(warehouse, DAYS, progress=False, **SHOP_SCALE)
+    tables = Tables(warehouse, spark)
+    results = runner.run(RunContext(tables), runner.LAYERS)
+    assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.status != "ok"]
+    return tables

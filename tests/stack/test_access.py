@@ -15,15 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import generate
 from lakehouse import stack
 from lakehouse.errors import UserError
-from lakehouse.pipeline import runner
-from lakehouse.pipeline.context import RunContext
-from lakehouse.spark import use_s3
-from lakehouse.tables import Tables
 from lakehouse.trino import CA_VARIABLE, DBT_SCHEMAS, PIPELINE_USER, connected, password_variable
-from lakehouse.warehouse import LAYERS, Warehouse
+from lakehouse.warehouse import LAYERS
 from tests.ports import port
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
@@ -34,20 +29,14 @@ MASK = "***"
 PERSONAL = {"email", "email_hash", "email_masked", "phone", "street_address", "city", "postal_code"}
 # Any column whose name says it holds contact details must be one of PERSONAL (a new one is masked or named here).
 LOOKS_PERSONAL = re.compile(r"email|phone|address|street|postal|city")
-# A shop of its own, with enough faulty records that some customers end in silver.quarantine.
-SHOP = {"customers": 200, "products": 30, "events_per_day": 800, "dirty_rate": 0.05, "seed": 13}
 
 
 @pytest.fixture(scope="module")
-def shop(spark, stack_settings):
-    """Return (settings, results) of a shop taken through every layer, dbt on Trino included, as `lakehouse` under
-    the access rules (the pipeline connects as no one else)."""
-    settings = dataclasses.replace(stack_settings, warehouse="s3://lakehouse-test/access")
-    use_s3(spark, settings)
-    warehouse = Warehouse(settings)
-    generate(warehouse, 1, progress=False, **SHOP)
-    results = runner.run(RunContext(Tables(warehouse, spark)), runner.LAYERS)
-    return settings, results
+def shop(stack_settings, stack_shop):
+    """Return (settings, results) of the shared test shop, taken through every layer, dbt on Trino included, as
+    `lakehouse` under the access rules (the pipeline connects as no one else)."""
+    _, _, results = stack_shop
+    return stack_settings, results
 
 
 def _rows(settings, user: str, sql: str) -> list[tuple]:
@@ -83,13 +72,13 @@ def test_lakehouse_owns_the_catalog_it_writes(shop):
         schemas = {row[0] for row in trino.execute("show schemas from lakehouse")}
         assert {*LAYERS, *DBT_SCHEMAS} <= schemas
         location = trino.execute("show create schema lakehouse.silver")[0][0]
-        assert "location = 's3://lakehouse-test/access/silver'" in location
+        assert f"location = '{settings.warehouse}/silver'" in location
         # Tables registered and unregistered, views made and dropped: what registration and dbt do.
         before = trino.execute("select count(*) from lakehouse.silver.orders")[0][0]
         trino.execute("call lakehouse.system.unregister_table(schema_name => 'silver', table_name => 'orders')")
         trino.execute(
             "call lakehouse.system.register_table(schema_name => 'silver', table_name => 'orders', "
-            "table_location => 's3://lakehouse-test/access/silver/orders')"
+            f"table_location => '{settings.warehouse}/silver/orders')"
         )
         assert trino.execute("select count(*) from lakehouse.silver.orders")[0][0] == before > 0
         trino.execute("create view lakehouse.staging.access_probe as select count(*) as n from lakehouse.bronze.orders")

@@ -9,39 +9,12 @@ from generator import generate
 from lakehouse import dbt
 from lakehouse.pipeline import runner
 from lakehouse.pipeline.context import RunContext
-from lakehouse.settings import Settings
-from lakehouse.spark import use_s3
 from lakehouse.tables import Tables
 from lakehouse.trino import connected
-from lakehouse.warehouse import Warehouse
 from tests.accounting import RUN_DEPENDENT, check_bronze, check_silver, fingerprint_of, first_difference, versions
 from tests.conftest import SHOP_SCALE
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
-
-SPARK_LAYERS = ("bronze", "silver", "gold")
-DAYS = 3
-
-
-@pytest.fixture(scope="module")
-def stack_shop(spark, stack_settings):
-    """Return (warehouse, tables, results) for the test shop taken through the Spark layers on the stack."""
-    use_s3(spark, stack_settings)
-    warehouse = Warehouse(stack_settings)
-    generate(warehouse, DAYS, progress=False, **SHOP_SCALE)
-    tables = Tables(warehouse, spark)
-    results = runner.run(RunContext(tables), runner.LAYERS)
-    return warehouse, tables, results
-
-
-@pytest.fixture(scope="module")
-def reference(spark, tmp_path_factory):
-    """Return the embedded run's tables for the same shop (same seed, same days): the answers the stack must give."""
-    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("reference"))))
-    generate(warehouse, DAYS, progress=False, **SHOP_SCALE)
-    tables = Tables(warehouse, spark)
-    runner.run(RunContext(tables), runner.LAYERS)
-    return tables
 
 
 def test_the_stack_writes_with_delta_spark_and_builds_dbt_on_trino(stack_shop):
@@ -58,13 +31,13 @@ def test_every_landing_record_is_accounted_for_on_the_stack(stack_shop):
     check_silver(warehouse, tables)
 
 
-def test_trino_serves_every_table_with_the_rows_of_the_embedded_run(stack_shop, stack_settings, reference):
+def test_trino_serves_every_table_with_the_rows_of_the_embedded_run(stack_shop, stack_settings, embedded_twin):
     warehouse, _, _ = stack_shop
     written = warehouse.tables()
-    assert set(written) == set(reference.names())
+    assert set(written) == set(embedded_twin.names())
     with connected(stack_settings) as trino:
         counts = {name: trino.execute(f"select count(*) from lakehouse.{name}")[0][0] for name in written}
-    expected = {name: _count(reference, name) for name in written}
+    expected = {name: _count(embedded_twin, name) for name in written}
     assert counts == expected
 
 
@@ -90,18 +63,18 @@ def _count(tables: Tables, name: str) -> int:
     return DeltaTable(tables.uri(name)).count()
 
 
-def test_every_gold_table_on_trino_equals_the_embedded_one_row_for_row(stack_shop, stack_settings, reference):
+def test_every_gold_table_on_trino_equals_the_embedded_one_row_for_row(stack_shop, stack_settings, embedded_twin):
     """Same seed, both deployments: each gold table has the same rows (money to the cent, instants to the ms)."""
-    gold = sorted(name for name in reference.names() if name.startswith("gold.") and name not in RUN_DEPENDENT)
+    gold = sorted(name for name in embedded_twin.names() if name.startswith("gold.") and name not in RUN_DEPENDENT)
     assert len(gold) > 10, gold
     with connected(stack_settings) as trino:
-        differences = [_difference(trino, reference, name) for name in gold]
+        differences = [_difference(trino, embedded_twin, name) for name in gold]
     assert not [d for d in differences if d], "\n".join(d for d in differences if d)
 
 
-def _difference(trino, reference: Tables, name: str) -> str | None:
+def _difference(trino, embedded_twin: Tables, name: str) -> str | None:
     """Return how Trino's `name` differs from the embedded run's, or None when they hold the same rows."""
-    ours = DeltaTable(reference.uri(name)).to_pyarrow_table()
+    ours = DeltaTable(embedded_twin.uri(name)).to_pyarrow_table()
     embedded = fingerprint_of(ours)
     answer = trino.query(f"select * from lakehouse.{name}").table
     on_trino = fingerprint_of(answer)
@@ -121,26 +94,27 @@ def test_duckdb_reads_the_stack_tables_as_trino_does(stack_shop, stack_settings)
     assert (duckdb["n"], duckdb["c"], duckdb["s"]) == (n, c, s)
 
 
-def test_one_more_day_keeps_gold_equal_on_both_deployments(stack_shop, stack_settings, reference):
+@pytest.mark.adds_a_day
+def test_one_more_day_keeps_gold_equal_on_both_deployments(stack_shop, stack_settings, embedded_twin):
     """The next day's build is incremental (delete+insert of what the day touched: DuckDB embedded, Trino's Delta
     connector on the stack) and the two deployments still agree row for row. Runs last: it adds a day to both."""
     warehouse, tables, _ = stack_shop
-    for shop, run_on in ((warehouse, tables), (reference.warehouse, reference)):
+    for shop, run_on in ((warehouse, tables), (embedded_twin.warehouse, embedded_twin)):
         generate(shop, 1, progress=False, **SHOP_SCALE)
         results = runner.run(RunContext(run_on), runner.LAYERS)
         assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.error]
         (built,) = [r for r in results if r.step == "dbt.build"]
         assert built.batch_from == built.batch_to == 20260104, built
-    gold = sorted(name for name in reference.names() if name.startswith("gold.") and name not in RUN_DEPENDENT)
+    gold = sorted(name for name in embedded_twin.names() if name.startswith("gold.") and name not in RUN_DEPENDENT)
     with connected(stack_settings) as trino:
-        differences = [_difference(trino, reference, name) for name in gold]
+        differences = [_difference(trino, embedded_twin, name) for name in gold]
         history = trino.execute('select operation from lakehouse.gold."fct_orders$history" order by version')
     assert not [d for d in differences if d], "\n".join(d for d in differences if d)
     # dbt's SCD2 snapshots: the day changed some customers and products; both deployments close the same versions.
     sql = "select count(*), count(dbt_valid_to) from {}snapshots.snap_{}"
     with connected(stack_settings) as trino:
         on_trino = {name: tuple(trino.execute(sql.format("lakehouse.", name))[0]) for name in ("customers", "products")}
-    con = dbt.connect(reference.warehouse)
+    con = dbt.connect(embedded_twin.warehouse)
     try:
         on_duckdb = {name: tuple(con.execute(sql.format("", name)).fetchone()) for name in ("customers", "products")}
     finally:

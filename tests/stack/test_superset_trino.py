@@ -1,14 +1,13 @@
 """Superset on the stack: the same semantic layer and the same five dashboards, served over Trino as `superset`.
 
-The test shop goes through every layer and dbt on the test stack (a warehouse of its own), and the same shop (same
-seed, same days) through the embedded deployment. Then: the layer validates on Trino as `superset`; Superset set up
-in stack mode runs every chart's query on Trino through its chart-data API and draws every dashboard in headless
-Chromium; and each KPI shows on Trino the number the embedded Superset shows.
+The shared test shop has gone through every layer and dbt on the test stack, and the same shop (same seed, same days)
+through the embedded deployment (tests/stack/conftest.py). Then: the layer validates on Trino as `superset`; Superset
+set up in stack mode runs every chart's query on Trino through its chart-data API and draws every dashboard in
+headless Chromium; and each KPI shows on Trino the number the embedded Superset shows.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import urllib.request
@@ -16,48 +15,29 @@ from decimal import Decimal
 
 import pytest
 
-from generator import generate
 from lakehouse.bi import engine, semantic, server
-from lakehouse.pipeline import runner
-from lakehouse.pipeline.context import RunContext
-from lakehouse.settings import Settings
-from lakehouse.spark import use_s3
-from lakehouse.tables import Tables
 from lakehouse.trino import PIPELINE_USER
-from lakehouse.warehouse import Warehouse
 from tests.bi.serving import chart_problems, client, counts, expected_counts, kpis, render_problems, serving
-from tests.conftest import SHOP_SCALE
 from tests.ports import port
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
 
-DAYS = 3
 PORT = str(port(8095))  # the stack's Superset; tests/bi's embedded one uses 8099
 EMBEDDED_PORT = str(port(8094))
 
 
-def _run(spark, warehouse: Warehouse) -> None:
-    generate(warehouse, DAYS, progress=False, **SHOP_SCALE)
-    results = runner.run(RunContext(Tables(warehouse, spark)), runner.LAYERS)
-    assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.status != "ok"]
-
-
 @pytest.fixture(scope="module")
-def stack_warehouse(spark, stack_settings):
-    """Return the test shop's warehouse on the test stack, taken through the Spark layers and dbt on Trino."""
-    settings = dataclasses.replace(stack_settings, warehouse="s3://lakehouse-test/superset")
-    use_s3(spark, settings)
-    warehouse = Warehouse(settings)
-    _run(spark, warehouse)
+def stack_warehouse(stack_shop):
+    """Return the shared test shop's warehouse on the test stack (every layer, dbt on Trino)."""
+    warehouse, _, results = stack_shop
+    assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.status != "ok"]
     return warehouse
 
 
 @pytest.fixture(scope="module")
-def embedded_kpis(spark, tmp_path_factory):
+def embedded_kpis(embedded_twin):
     """Return what every KPI chart shows on the embedded deployment, for the same shop (same seed, same days)."""
-    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("embedded"))))
-    _run(spark, warehouse)
-    with serving(warehouse, EMBEDDED_PORT) as (login, _):
+    with serving(embedded_twin.warehouse, EMBEDDED_PORT) as (login, _):
         return kpis(login)
 
 
