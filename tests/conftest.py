@@ -29,18 +29,26 @@ def spark():
 SHOP_SCALE = {"customers": 300, "products": 40, "events_per_day": 2500, "dirty_rate": 0.02, "seed": 11}
 
 
-@pytest.fixture(scope="session")
-def shop(spark, tmp_path_factory):
-    """Return (warehouse, tables, results of the first run) for 3 generated days taken through every layer."""
+SHOP_DAYS = 3
+
+
+def make_shop(spark, warehouse):
+    """Generate the test shop's days into `warehouse` and take them through every layer; return (warehouse, tables,
+    results of the run)."""
     from generator import generate
     from lakehouse.pipeline import runner
     from lakehouse.pipeline.context import RunContext
-    from lakehouse.settings import Settings
     from lakehouse.tables import Tables
+
+    generate(warehouse, SHOP_DAYS, progress=False, **SHOP_SCALE)
+    tables = Tables(warehouse, spark)
+    return warehouse, tables, runner.run(RunContext(tables))
+
+
+@pytest.fixture(scope="session")
+def shop(spark, tmp_path_factory):
+    """Return (warehouse, tables, results of the first run) for 3 generated days taken through every layer."""
+    from lakehouse.settings import Settings
     from lakehouse.warehouse import Warehouse
 
-    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("warehouse"))))
-    generate(warehouse, 3, progress=False, **SHOP_SCALE)
-    tables = Tables(warehouse, spark)
-    first = runner.run(RunContext(tables))
-    return warehouse, tables, first
+    return make_shop(spark, Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("warehouse")))))

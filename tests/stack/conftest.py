@@ -17,15 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from generator import generate
 from lakehouse import stack
-from lakehouse.pipeline import runner
-from lakehouse.pipeline.context import RunContext
 from lakehouse.settings import Settings
 from lakehouse.spark import use_s3
-from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
-from tests.conftest import SHOP_SCALE
+from tests.conftest import make_shop
 from tests.ports import port
 
 S3_PORT = port(28333)
@@ -34,7 +30,6 @@ TRINO_PORT = port(18080)
 
 # One place per S3 port across test sessions, so a stack left running by an interrupted session is found and stopped.
 STATE_DIR = Path(tempfile.gettempdir()) / f"lakehouse-test-stack-{S3_PORT}"
-DAYS = 3  # the shared shop's days
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -68,19 +63,12 @@ def stack_settings():
 def stack_shop(spark, stack_settings):
     """Return (warehouse, tables, results) of the test shop taken through every layer on the stack (dbt on Trino)."""
     use_s3(spark, stack_settings)
-    warehouse = Warehouse(stack_settings)
-    generate(warehouse, DAYS, progress=False, **SHOP_SCALE)
-    tables = Tables(warehouse, spark)
-    results = runner.run(RunContext(tables), runner.LAYERS)
-    return warehouse, tables, results
+    return make_shop(spark, Warehouse(stack_settings))
 
 
 @pytest.fixture(scope="session")
 def embedded_twin(spark, tmp_path_factory):
     """Return the tables of the same shop (same seed, same days) taken through the embedded deployment."""
-    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("embedded-twin"))))
-    generate(warehouse, DAYS, progress=False, **SHOP_SCALE)
-    tables = Tables(warehouse, spark)
-    results = runner.run(RunContext(tables), runner.LAYERS)
+    _, tables, results = make_shop(spark, Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("embedded-twin")))))
     assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.status != "ok"]
     return tables
