@@ -189,8 +189,8 @@ def create_schemas(client: Trino, warehouse: Warehouse) -> None:
 
 
 def registered(client: Trino) -> set[str]:
-    """Return the tables Trino knows in the layers' schemas, as `layer.table`."""
-    layers = ", ".join(f"'{layer}'" for layer in LAYERS)
+    """Return the tables Trino knows in the layers' and dbt's schemas, as `schema.table`."""
+    layers = ", ".join(f"'{layer}'" for layer in (*LAYERS, *DBT_SCHEMAS))
     rows = client.execute(
         f"select table_schema, table_name from {CATALOG}.information_schema.tables where table_schema in ({layers})"
     )
@@ -198,18 +198,22 @@ def registered(client: Trino) -> set[str]:
 
 
 def register_tables(settings: Settings, warehouse: Warehouse) -> list[str]:
-    """Register every Delta table of the warehouse that Trino does not know yet; return the ones registered."""
+    """Register every Delta table of the warehouse that Trino does not know yet; return the ones registered.
+
+    dbt's snapshots are registered too: a snapshot Trino has forgotten (its metastore lost, or the catalog pointed at
+    another warehouse and back) would otherwise make dbt create it again over its own files, which Trino refuses.
+    """
     with connected(settings) as client:
         create_schemas(client, warehouse)
         known = registered(client)
         added = []
-        for name in warehouse.tables():
+        for name in warehouse.tables((*LAYERS, *DBT_SCHEMAS)):
             if name in known:
                 continue
             layer, table = name.split(".", 1)
             client.execute(
                 f"call {CATALOG}.system.register_table(schema_name => '{layer}', table_name => '{table}', "
-                f"table_location => '{warehouse.table_uri(name)}')"
+                f"table_location => '{warehouse.uri(layer, table)}')"
             )
             added.append(name)
     return added

@@ -87,10 +87,10 @@ class Warehouse:
     def storage_options(self) -> dict[str, str]:
         return self.settings.storage_options()
 
-    def tables(self) -> list[str]:
-        """Return every Delta table under the root (a folder with a `_delta_log`), as `layer.table`, sorted."""
+    def tables(self, layers: Sequence[str] = LAYERS) -> list[str]:
+        """Return every Delta table of the layers (a folder with a `_delta_log`), as `layer.table`, sorted."""
         found = []
-        for layer in LAYERS:
+        for layer in layers:
             selector = pafs.FileSelector(self.fs_path(self.uri(layer)), allow_not_found=True)
             for info in self.fs.get_file_info(selector):
                 name = f"{layer}.{info.base_name}"

@@ -2,7 +2,8 @@
 
 Two test sessions on one machine (a second checkout, say) each set another offset, so neither stops the other's
 servers. SeaweedFS takes four more ports above its S3 port (master +1000, volume +1007, filer +555, and each +10000
-for gRPC): keep offsets small (100, 200, ...).
+for gRPC). Every port stays below 32768, where Linux picks the local ports of outgoing connections: a server
+starting on a port that a busy session's connection holds fails (SeaweedFS's filer did). Keep offsets under 7000.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from lakehouse.warehouse import Warehouse
 from tests.conftest import make_shop
 from tests.ports import port
 
-S3_PORT = port(28333)
+S3_PORT = port(12333)
 TRINO_PORT = port(18080)
 
 
@@ -33,8 +33,19 @@ STATE_DIR = Path(tempfile.gettempdir()) / f"lakehouse-test-stack-{S3_PORT}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the tests that add a day to the shared shops after every other test, which expects them as made."""
-    items.sort(key=lambda item: item.get_closest_marker("adds_a_day") is not None)
+    """Order the tests around the shared shops: first the ones on a warehouse of their own, then the ones that read
+    the shops as made, last the ones that add a day to them.
+
+    The test stack's one Trino catalog serves the warehouse the last run registered, so a test on a warehouse of its
+    own must run before the shared shop is made (its run registers the shared warehouse again, dbt's views included).
+    """
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("own_warehouse"):
+            return 0
+        return 2 if item.get_closest_marker("adds_a_day") else 1
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ from lakehouse.trino import CATALOG
 from lakehouse.warehouse import Warehouse
 from tests.conftest import SHOP_SCALE
 
-pytestmark = [pytest.mark.stack, pytest.mark.e2e]
+pytestmark = [pytest.mark.stack, pytest.mark.e2e, pytest.mark.own_warehouse]
 
 CORPUS_FILE = Path(__file__).resolve().parents[1] / "sql_corpus" / "queries.yml"
 CORPUS: list[dict[str, str]] = yaml.safe_load(CORPUS_FILE.read_text())

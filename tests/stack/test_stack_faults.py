@@ -22,7 +22,7 @@ from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
 from tests.accounting import check_bronze, check_silver
 
-pytestmark = [pytest.mark.stack, pytest.mark.e2e]
+pytestmark = [pytest.mark.stack, pytest.mark.e2e, pytest.mark.own_warehouse]
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -1,8 +1,8 @@
 """The warehouse's write lease on S3, against a real SeaweedFS of its own: the conditional writes it relies on are
 honoured, and the same scenarios as on a local disk hold (tests/test_lease.py).
 
-Only SeaweedFS is started, on ports of its own (S3 43333; master, volume and filer derive from it), beside the
-stack tests' (28333) and a developer's (8333).
+Only SeaweedFS is started, on ports of its own (S3 14333; master, volume and filer derive from it), beside the
+stack tests' (12333) and a developer's (8333).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.ports import port
 
 pytestmark = pytest.mark.stack
 
-S3_PORT = port(43333)
+S3_PORT = port(14333)
 STATE_DIR = Path(tempfile.gettempdir()) / f"lease-test-stack-{S3_PORT}" / "stack"
 BUCKET = "lease-test"
 
