@@ -99,6 +99,30 @@ def _new_products(world: World, start: int, rng: np.random.Generator) -> pd.Data
     return catalogue.make_products(world.pools, np.arange(first, first + count), created, created, rng)
 
 
+def land(
+    world: World, day: date, clean: dict[str, pa.StringArray]
+) -> tuple[dict[str, bytes], dict[str, faults.EntityReport], pd.DataFrame]:
+    """Return (files, reports, outbox) of a delivery: the clean records with dirt spliced in, late records held
+    back and earlier deliveries' late records and duplicates due on `day` added."""
+    ordinal = day.toordinal()
+    outbox = world.outbox
+    due_now = outbox["deliver_day"].to_numpy() == ordinal
+    arriving, waiting = outbox[due_now], outbox[~due_now]
+    files, reports, later = {}, {}, [waiting]
+    rng_faults = day_rng(world.options.seed, day, "faults")
+    for entity in ENTITIES:
+        arrivals = arriving[arriving["entity"] == entity]
+        body, report, more = faults.assemble(
+            entity, ordinal, clean[entity], arrivals, world.options.dirty_rate, rng_faults
+        )
+        if entity in CSV_ENTITIES:
+            body = (",".join(FIELDS[entity]) + "\n").encode("utf-8") + body
+        files[entity] = body
+        reports[entity] = report
+        later.append(more)
+    return files, reports, pd.concat(later, ignore_index=True).astype(faults.OUTBOX_COLUMNS)
+
+
 def simulate_day(world: World, day: date, progress: Callable[[str], None] | None = None) -> tuple[World, DayOutput]:
     """Return the world after `day` and the day's landing files, reports and truth tables."""
     note = progress or (lambda _: None)
@@ -106,7 +130,8 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
     seed = options.seed
     start = day_start_ms(day)
     end = start + DAY_MS
-    first_day = day == options.start_date
+    # The first day exports everything and opens the stock, unless a delivery of the shop's past did that.
+    first_day = day == options.start_date and not options.history_months
 
     # CRM and catalogue: changes to what existed at midnight, then sign-ups and new products.
     note("customers")
@@ -234,21 +259,7 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
         "events": event_lines,
         "inventory": movement_lines,
     }
-    ordinal = day.toordinal()
-    outbox = world.outbox
-    due_now = outbox["deliver_day"].to_numpy() == ordinal
-    arriving, waiting = outbox[due_now], outbox[~due_now]
-    files, reports, later = {}, {}, [waiting]
-    rng_faults = day_rng(seed, day, "faults")
-    for entity in ENTITIES:
-        arrivals = arriving[arriving["entity"] == entity]
-        body, report, more = faults.assemble(entity, ordinal, clean[entity], arrivals, options.dirty_rate, rng_faults)
-        if entity in CSV_ENTITIES:
-            body = (",".join(FIELDS[entity]) + "\n").encode("utf-8") + body
-        files[entity] = body
-        reports[entity] = report
-        later.append(more)
-    outbox = pd.concat(later, ignore_index=True).astype(faults.OUTBOX_COLUMNS)
+    files, reports, outbox = land(world, day, clean)
 
     world = replace(
         world,
