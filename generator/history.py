@@ -23,7 +23,7 @@ from generator import inventory, orders
 from generator.catalogue import ProductChanges
 from generator.clickstream import DEVICE_WEIGHTS, ORDER_LINE_WEIGHTS, WEEKDAY_FACTOR, Traffic
 from generator.crm import CustomerChanges
-from generator.day import DayOutput, export_lines, land, versions
+from generator.day import DayOutput, advanced_ids, export_lines, land, versions
 from generator.schema import MAX_ISSUED
 from generator.world import DAY_MS, World, day_rng, day_start_ms
 
@@ -121,8 +121,8 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
     unchanged_products = ProductChanges(
         _NONE, np.full(len(products), _NEVER), products["price"].to_numpy(), products["active"].to_numpy()
     )
-    rng = day_rng(world.options.seed, batch_day, "orders")
-    past = orders.build_orders(traffic, customers, products, unchanged_customers, unchanged_products, 1, rng)
+    rng, first_order = day_rng(world.options.seed, batch_day, "orders"), world.next_ids["order"]
+    past = orders.build_orders(traffic, customers, products, unchanged_customers, unchanged_products, first_order, rng)
     if len(past.numbers) and past.numbers[-1] > MAX_ISSUED["order"]:
         raise RuntimeError("ran out of order numbers")
     statuses, movements = orders.plan_fulfilment(past, products, rng)
@@ -149,12 +149,7 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
         pending_status=pending_status.astype(orders.PENDING_STATUS_COLUMNS),
         pending_movements=pending_movements.astype(orders.MOVEMENT_COLUMNS),
         outbox=outbox,
-        next_ids={
-            **world.next_ids,
-            "order": 1 + len(past.numbers),
-            "status": world.next_ids["status"] + len(due_status),
-            "movement": world.next_ids["movement"] + len(stock),
-        },
+        next_ids=advanced_ids(world, customers, products, len(past.numbers), len(due_status), len(stock)),
         last_day=batch_day,
     )
     output = DayOutput(batch_day, files, reports, versions("customers", customers), versions("products", products))

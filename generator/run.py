@@ -126,6 +126,17 @@ def _count(output: DayOutput, records: dict, clean: dict, fault_totals: dict) ->
             fault_totals[kind] += count
 
 
+def _stored_options(warehouse: Warehouse) -> GeneratorOptions | None:
+    """Return the options of the warehouse's first run, or None on a new one; refuse landing data of unknown origin."""
+    stored = load_options(warehouse)
+    if stored is None and any(warehouse.landing_days(entity) for entity in ENTITIES):
+        raise UserError(
+            f"{warehouse.uri('landing')} holds data but no generator state: delete it to start over, "
+            "or point LAKEHOUSE_WAREHOUSE at a new warehouse"
+        )
+    return stored
+
+
 def _open_world(warehouse: Warehouse, stored: GeneratorOptions | None, options: GeneratorOptions) -> World:
     """Return the world to continue from: a new one (its pools and state saved) on the first run, else the stored."""
     if stored is not None:
@@ -177,12 +188,7 @@ def generate(
     """
     started = time.perf_counter()
     days = validate_days(days)
-    stored = load_options(warehouse)
-    if stored is None and any(warehouse.landing_days(entity) for entity in ENTITIES):
-        raise UserError(
-            f"{warehouse.uri('landing')} holds data but no generator state: delete it to start over, "
-            "or point LAKEHOUSE_WAREHOUSE at a new warehouse"
-        )
+    stored = _stored_options(warehouse)
     options = resolve_options(
         stored,
         seed=seed,
