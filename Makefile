@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make run    generate a month of shop data, take it through bronze, silver and gold, and serve the dashboards
+#   make run    generate a shop with a year of past orders and a month of days, take it through bronze, silver
+#               and gold, and serve the dashboards
 #   make test   lint and run the test suite (the stack's tests included: the first run fetches Trino and the jars)
 # Both build the environments first (make setup), which is safe to repeat.
 #   make stack  the same month on the stack: S3 (SeaweedFS), Trino and delta-spark as local processes
@@ -50,7 +51,7 @@ stack-deps: setup
 	fi
 
 run: setup
-	$(RUN) lakehouse generate --days 30 --if-empty
+	$(RUN) lakehouse generate --days 30 --history-months 12 --if-empty
 	$(RUN) lakehouse run
 	$(RUN) lakehouse superset up
 
@@ -62,7 +63,7 @@ lint: setup
 
 stack: stack-deps
 	$(RUN) lakehouse stack up
-	LAKEHOUSE_ENV=stack $(RUN) lakehouse generate --days 30 --if-empty
+	LAKEHOUSE_ENV=stack $(RUN) lakehouse generate --days 30 --history-months 12 --if-empty
 	LAKEHOUSE_ENV=stack $(RUN) lakehouse run
 	@echo "Query Trino: LAKEHOUSE_ENV=stack .venv/bin/lakehouse sql \"show tables from silver\"  (stop: .venv/bin/lakehouse stack down)"
 

@@ -16,6 +16,7 @@ from generator import catalogue, clickstream, crm, encode, faults, inventory, or
 from generator.schema import CSV_ENTITIES, ENTITIES, FIELDS, MAX_ISSUED
 from generator.world import DAY_MS, World, day_rng, day_start_ms
 
+_NEVER = np.iinfo(np.int64).max  # the change time of what did not change
 CUSTOMER_COLUMNS = list(FIELDS["customers"])
 PRODUCT_COLUMNS = list(FIELDS["products"])
 
@@ -99,74 +100,102 @@ def _new_products(world: World, start: int, rng: np.random.Generator) -> pd.Data
     return catalogue.make_products(world.pools, np.arange(first, first + count), created, created, rng)
 
 
-def simulate_day(world: World, day: date, progress: Callable[[str], None] | None = None) -> tuple[World, DayOutput]:
-    """Return the world after `day` and the day's landing files, reports and truth tables."""
-    note = progress or (lambda _: None)
-    options = world.options
-    seed = options.seed
-    start = day_start_ms(day)
-    end = start + DAY_MS
-    first_day = day == options.start_date
+def land(
+    world: World, day: date, clean: dict[str, pa.StringArray]
+) -> tuple[dict[str, bytes], dict[str, faults.EntityReport], pd.DataFrame]:
+    """Return (files, reports, outbox) of a delivery: the clean records with dirt spliced in, late records held
+    back and earlier deliveries' late records and duplicates due on `day` added."""
+    ordinal = day.toordinal()
+    outbox = world.outbox
+    due_now = outbox["deliver_day"].to_numpy() == ordinal
+    arriving, waiting = outbox[due_now], outbox[~due_now]
+    files, reports, later = {}, {}, [waiting]
+    rng_faults = day_rng(world.options.seed, day, "faults")
+    for entity in ENTITIES:
+        arrivals = arriving[arriving["entity"] == entity]
+        body, report, more = faults.assemble(
+            entity, ordinal, clean[entity], arrivals, world.options.dirty_rate, rng_faults
+        )
+        if entity in CSV_ENTITIES:
+            body = (",".join(FIELDS[entity]) + "\n").encode("utf-8") + body
+        files[entity] = body
+        reports[entity] = report
+        later.append(more)
+    return files, reports, pd.concat(later, ignore_index=True).astype(faults.OUTBOX_COLUMNS)
 
-    # CRM and catalogue: changes to what existed at midnight, then sign-ups and new products.
-    note("customers")
+
+def _crm_day(world: World, day: date, first_day: bool) -> tuple[pd.DataFrame, crm.CustomerChanges, pd.DataFrame]:
+    """Return (customers at the end of `day`, the day's changes, the day's export): changes to who existed at
+    midnight, then sign-ups. The first day exports everyone and changes nothing."""
+    start = day_start_ms(day)
     customers = world.customers
     n_before = len(customers)
     if first_day:
         changes = crm.CustomerChanges(
-            np.zeros(0, dtype=np.int64),
-            np.full(n_before, np.iinfo(np.int64).max),
-            customers["country"].to_numpy(),
+            np.zeros(0, dtype=np.int64), np.full(n_before, _NEVER), customers["country"].to_numpy()
         )
     else:
-        customers, changes = crm.change_customers(customers, world.pools, start, day_rng(seed, day, "customers"))
-    signups = _new_customers(world, start, day_rng(seed, day, "signups"))
+        rng = day_rng(world.options.seed, day, "customers")
+        customers, changes = crm.change_customers(customers, world.pools, start, rng)
+    signups = _new_customers(world, start, day_rng(world.options.seed, day, "signups"))
     customers = pd.concat([customers, signups], ignore_index=True)
     changes = crm.CustomerChanges(
         changes.changed,
-        np.concatenate([changes.change_ts, np.full(len(signups), np.iinfo(np.int64).max)]),
+        np.concatenate([changes.change_ts, np.full(len(signups), _NEVER)]),
         np.concatenate([changes.country_before, signups["country"].to_numpy()]),
     )
-    exported_customers = (
+    exported = (
         np.arange(len(customers))
         if first_day
         else np.concatenate([changes.changed, np.arange(n_before, len(customers))])
     )
-    customer_export = customers.iloc[np.sort(exported_customers)]
+    return customers, changes, customers.iloc[np.sort(exported)]
 
-    note("products")
+
+def _catalogue_day(
+    world: World, day: date, first_day: bool
+) -> tuple[pd.DataFrame, catalogue.ProductChanges, pd.DataFrame]:
+    """Return (products at the end of `day`, the day's changes, the day's export): changes to what existed at
+    midnight, then new products. The first day exports everything and changes nothing."""
+    start = day_start_ms(day)
     products = world.products
     p_before = len(products)
     if first_day:
         p_changes = catalogue.ProductChanges(
             np.zeros(0, dtype=np.int64),
-            np.full(p_before, np.iinfo(np.int64).max),
+            np.full(p_before, _NEVER),
             products["price"].to_numpy(),
             products["active"].to_numpy(),
         )
     else:
-        products, p_changes = catalogue.change_products(products, start, day_rng(seed, day, "products"))
-    added = _new_products(world, start, day_rng(seed, day, "launches"))
+        products, p_changes = catalogue.change_products(products, start, day_rng(world.options.seed, day, "products"))
+    added = _new_products(world, start, day_rng(world.options.seed, day, "launches"))
     products = pd.concat([products, added], ignore_index=True)
     p_changes = catalogue.ProductChanges(
         p_changes.changed,
-        np.concatenate([p_changes.change_ts, np.full(len(added), np.iinfo(np.int64).max)]),
+        np.concatenate([p_changes.change_ts, np.full(len(added), _NEVER)]),
         np.concatenate([p_changes.price_before, added["price"].to_numpy()]),
         np.concatenate([p_changes.active_before, added["active"].to_numpy()]),
     )
-    exported_products = (
+    exported = (
         np.arange(len(products))
         if first_day
         else np.concatenate([p_changes.changed, np.arange(p_before, len(products))])
     )
-    product_export = products.iloc[np.sort(exported_products)]
-    if products["num"].iloc[-1] > MAX_ISSUED["product"] or customers["num"].iloc[-1] > MAX_ISSUED["customer"]:
-        raise RuntimeError("ran out of customer or product numbers")
+    return products, p_changes, products.iloc[np.sort(exported)]
 
-    # Web traffic and the orders it creates.
-    note("events")
-    existed = customers["created_at"].to_numpy() < start
-    audience_rows = np.flatnonzero(existed)
+
+def _traffic_day(
+    world: World,
+    day: date,
+    customers: pd.DataFrame,
+    changes: crm.CustomerChanges,
+    products: pd.DataFrame,
+    p_changes: catalogue.ProductChanges,
+) -> clickstream.Traffic:
+    """Return the day's web traffic: customers who existed at midnight visit, products on the shelf all day sell."""
+    start = day_start_ms(day)
+    audience_rows = np.flatnonzero(customers["created_at"].to_numpy() < start)
     audience = clickstream.Audience(
         rows=audience_rows,
         numbers=customers["num"].to_numpy()[audience_rows],
@@ -176,80 +205,96 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
     on_shelf = (products["created_at"].to_numpy() < start) & p_changes.active_before & products["active"].to_numpy()
     shelf_rows = np.flatnonzero(on_shelf)
     shelf = clickstream.Shelf(rows=shelf_rows, weights=products["popularity"].to_numpy()[shelf_rows])
-    first_order = world.next_ids["order"]
-    traffic = clickstream.simulate_traffic(
-        seed, start, day.weekday(), options.events_per_day, first_order, audience, shelf, day_rng(seed, day, "traffic")
+    seed, events_per_day = world.options.seed, world.options.events_per_day
+    rng = day_rng(seed, day, "traffic")
+    return clickstream.simulate_traffic(
+        seed, start, day.weekday(), events_per_day, world.next_ids["order"], audience, shelf, rng
     )
+
+
+def _stock_day(
+    world: World, day: date, first_day: bool, products: pd.DataFrame, movements: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (the day's stock movements in time order, movements still to come): opening stock on the first day
+    (else the morning's receipts), new products' opening stock, sales and earlier orders' returns and cancellations
+    now due, and the day's adjustments."""
+    start = day_start_ms(day)
+    events_per_day = world.options.events_per_day
+    p_before = len(world.products)
+    rng = day_rng(world.options.seed, day, "inventory")
+    if first_day:
+        parts = [inventory.initial_stock(products, np.arange(p_before), events_per_day, np.full(p_before, start), rng)]
+    else:
+        parts = [inventory.receipts(products.iloc[:p_before], events_per_day, start, rng)]
+    if len(products) > p_before:
+        rows = np.arange(p_before, len(products))
+        created = products["created_at"].to_numpy()[rows]
+        parts.append(inventory.initial_stock(products, rows, events_per_day, created, rng))
+    sale_and_later = pd.concat([world.pending_movements, movements.astype(orders.MOVEMENT_COLUMNS)], ignore_index=True)
+    due_movements, pending_movements = orders.due(sale_and_later, "movement_ts", start + DAY_MS)
+    parts.append(due_movements)
+    parts.append(inventory.adjustments(products.iloc[:p_before], start, rng))
+    return inventory.in_time_order(parts), pending_movements
+
+
+def advanced_ids(
+    world: World, customers: pd.DataFrame, products: pd.DataFrame, orders_made: int, statuses: int, movements: int
+) -> dict[str, int]:
+    """Return the id counters after a day that made these many orders, status changes and stock movements."""
+    return {
+        "customer": int(customers["num"].iloc[-1]) + 1,
+        "product": int(products["num"].iloc[-1]) + 1,
+        "order": world.next_ids["order"] + orders_made,
+        "status": world.next_ids["status"] + statuses,
+        "movement": world.next_ids["movement"] + movements,
+    }
+
+
+def simulate_day(world: World, day: date, progress: Callable[[str], None] | None = None) -> tuple[World, DayOutput]:
+    """Return the world after `day` and the day's landing files, reports and truth tables."""
+    note = progress or (lambda _: None)
+    seed = world.options.seed
+    # The first day exports everything and opens the stock, unless a delivery of the shop's past did that.
+    first_day = day == world.options.start_date and not world.options.history_months
+    note("customers")
+    customers, changes, customer_export = _crm_day(world, day, first_day)
+    note("products")
+    products, p_changes, product_export = _catalogue_day(world, day, first_day)
+    if products["num"].iloc[-1] > MAX_ISSUED["product"] or customers["num"].iloc[-1] > MAX_ISSUED["customer"]:
+        raise RuntimeError("ran out of customer or product numbers")
+
+    note("events")
+    traffic = _traffic_day(world, day, customers, changes, products, p_changes)
+    first_order = world.next_ids["order"]
     product_ids = pa.array(products["product_id"].to_numpy(), type=pa.string())
     customer_ids = pa.array(customers["customer_id"].to_numpy(), type=pa.string())
-    event_lines = clickstream.encode_events(
-        traffic, product_ids, customer_ids, first_order, day_rng(seed, day, "events")
-    )
+    events_rng = day_rng(seed, day, "events")
+    event_lines = clickstream.encode_events(traffic, product_ids, customer_ids, first_order, events_rng)
 
     note("orders")
     rng_orders = day_rng(seed, day, "orders")
     day_orders = orders.build_orders(traffic, customers, products, changes, p_changes, first_order, rng_orders)
     if len(day_orders.numbers) and day_orders.numbers[-1] > MAX_ISSUED["order"]:
         raise RuntimeError("ran out of order numbers")
-    order_lines = orders.encode_orders(day_orders, products, customers)
     statuses, movements = orders.plan_fulfilment(day_orders, products, rng_orders)
-    due_status, pending_status = orders.due(
-        pd.concat([world.pending_status, statuses], ignore_index=True), "status_ts", end
-    )
-    status_lines = orders.encode_statuses(due_status, world.next_ids["status"])
+    all_status = pd.concat([world.pending_status, statuses], ignore_index=True)
+    due_status, pending_status = orders.due(all_status, "status_ts", day_start_ms(day) + DAY_MS)
 
     note("inventory")
-    rng_inventory = day_rng(seed, day, "inventory")
-    parts = []
-    if first_day:
-        rows = np.arange(p_before)
-        parts.append(
-            inventory.initial_stock(products, rows, options.events_per_day, np.full(p_before, start), rng_inventory)
-        )
-    else:
-        existing = products.iloc[:p_before]
-        parts.append(inventory.receipts(existing, options.events_per_day, start, rng_inventory))
-    if len(added):
-        rows = np.arange(p_before, len(products))
-        parts.append(
-            inventory.initial_stock(
-                products, rows, options.events_per_day, products["created_at"].to_numpy()[rows], rng_inventory
-            )
-        )
-    sale_and_later = pd.concat([world.pending_movements, movements.astype(orders.MOVEMENT_COLUMNS)], ignore_index=True)
-    due_movements, pending_movements = orders.due(sale_and_later, "movement_ts", end)
-    parts.append(due_movements)
-    parts.append(inventory.adjustments(products.iloc[:p_before], start, rng_inventory))
-    day_movements = inventory.in_time_order(parts)
+    day_movements, pending_movements = _stock_day(world, day, first_day, products, movements)
     products = inventory.apply(products, day_movements)
-    movement_lines = inventory.encode_movements(day_movements, world.next_ids["movement"], product_ids)
 
     # The files as they land: dirt spliced in, late records held back, earlier days' late records delivered.
     note("files")
     clean = {
         "customers": export_lines("customers", customer_export),
         "products": export_lines("products", product_export),
-        "orders": order_lines,
-        "order_status": status_lines,
+        "orders": orders.encode_orders(day_orders, products, customers),
+        "order_status": orders.encode_statuses(due_status, world.next_ids["status"]),
         "events": event_lines,
-        "inventory": movement_lines,
+        "inventory": inventory.encode_movements(day_movements, world.next_ids["movement"], product_ids),
     }
-    ordinal = day.toordinal()
-    outbox = world.outbox
-    due_now = outbox["deliver_day"].to_numpy() == ordinal
-    arriving, waiting = outbox[due_now], outbox[~due_now]
-    files, reports, later = {}, {}, [waiting]
-    rng_faults = day_rng(seed, day, "faults")
-    for entity in ENTITIES:
-        arrivals = arriving[arriving["entity"] == entity]
-        body, report, more = faults.assemble(entity, ordinal, clean[entity], arrivals, options.dirty_rate, rng_faults)
-        if entity in CSV_ENTITIES:
-            body = (",".join(FIELDS[entity]) + "\n").encode("utf-8") + body
-        files[entity] = body
-        reports[entity] = report
-        later.append(more)
-    outbox = pd.concat(later, ignore_index=True).astype(faults.OUTBOX_COLUMNS)
-
+    files, reports, outbox = land(world, day, clean)
     world = replace(
         world,
         customers=customers,
@@ -257,20 +302,8 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
         pending_status=pending_status.astype(orders.PENDING_STATUS_COLUMNS),
         pending_movements=pending_movements.astype(orders.MOVEMENT_COLUMNS),
         outbox=outbox,
-        next_ids={
-            "customer": int(customers["num"].iloc[-1]) + 1,
-            "product": int(products["num"].iloc[-1]) + 1,
-            "order": first_order + len(day_orders.numbers),
-            "status": world.next_ids["status"] + len(due_status),
-            "movement": world.next_ids["movement"] + len(day_movements),
-        },
+        next_ids=advanced_ids(world, customers, products, len(day_orders.numbers), len(due_status), len(day_movements)),
         last_day=day,
     )
-    output = DayOutput(
-        day=day,
-        files=files,
-        reports=reports,
-        customer_versions=versions("customers", customer_export),
-        product_versions=versions("products", product_export),
-    )
-    return world, output
+    customer_versions, product_versions = versions("customers", customer_export), versions("products", product_export)
+    return world, DayOutput(day, files, reports, customer_versions, product_versions)

@@ -23,10 +23,15 @@ WAREHOUSE_SHARE = np.array(
 )
 
 
+def orders_per_day(events_per_day: int) -> float:
+    """Return the expected orders of a day with `events_per_day` clickstream events."""
+    share = float(np.mean(PURCHASE_SHARE))
+    return events_per_day / expected_events_per_visit(share) * share
+
+
 def daily_demand(products: pd.DataFrame, events_per_day: int) -> np.ndarray:
     """Return the expected units sold per day, per product row and warehouse, from popularity and traffic."""
-    share = np.mean(PURCHASE_SHARE)
-    orders = events_per_day / expected_events_per_visit(share) * share
+    orders = orders_per_day(events_per_day)
     weight = np.where(products["active"].to_numpy(), products["popularity"].to_numpy(), 0.0)
     total = weight.sum() or 1.0
     return orders * UNITS_PER_ORDER * (weight / total)[:, None] * WAREHOUSE_SHARE[None, :]

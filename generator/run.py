@@ -6,7 +6,7 @@ import contextlib
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -14,9 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generator.day import DayOutput, simulate_day
+from generator.history import history_days, simulate_history
 from generator.schema import ADDED_FAULTS, ENTITIES, EXTENSIONS
 from generator.world import (
     GeneratorOptions,
+    World,
     load_last_day,
     load_options,
     load_world,
@@ -92,7 +94,7 @@ def generated_days(warehouse: Warehouse) -> list[date]:
     last = load_last_day(warehouse) if options else None
     if options is None or last is None:
         return []
-    first = options.start_date.toordinal()
+    first = (options.history_day() or options.start_date).toordinal()
     return [date.fromordinal(d) for d in range(first, last.toordinal() + 1)]
 
 
@@ -115,6 +117,54 @@ def _progress(enabled: bool, days: int) -> Iterator:
         yield update
 
 
+def _count(output: DayOutput, records: dict, clean: dict, fault_totals: dict) -> None:
+    """Add a delivery's records, clean records and faults to the run's totals."""
+    for entity, report in output.reports.items():
+        records[entity] += report.records_written
+        clean[entity] += report.clean_records
+        for kind, count in report.faults.items():
+            fault_totals[kind] += count
+
+
+def _stored_options(warehouse: Warehouse) -> GeneratorOptions | None:
+    """Return the options of the warehouse's first run, or None on a new one; refuse landing data of unknown origin."""
+    stored = load_options(warehouse)
+    if stored is None and any(warehouse.landing_days(entity) for entity in ENTITIES):
+        raise UserError(
+            f"{warehouse.uri('landing')} holds data but no generator state: delete it to start over, "
+            "or point LAKEHOUSE_WAREHOUSE at a new warehouse"
+        )
+    return stored
+
+
+def _open_world(warehouse: Warehouse, stored: GeneratorOptions | None, options: GeneratorOptions) -> World:
+    """Return the world to continue from: a new one (its pools and state saved) on the first run, else the stored."""
+    if stored is not None:
+        return load_world(warehouse, options)
+    world = new_world(options)
+    save_pools(warehouse, world.pools)
+    save_state(warehouse, world)
+    return world
+
+
+def _past(world: World) -> list[date]:
+    """Return the days of the shop's past still to deliver: all of them before the first day, else none."""
+    return history_days(world) if world.last_day is None else []
+
+
+def _deliveries(world: World, days: int, update: Callable) -> Iterator[tuple[World, DayOutput]]:
+    """Yield (world after it, output) per delivery: the shop's past on a first run that has one, then `days` days."""
+    past = _past(world)
+    if past:
+        batch = past[-1]  # the past arrives on its last day, the day before the first
+        world, output = simulate_history(world, lambda step: update(batch, f"past {step}"))
+        yield world, output
+    for _ in range(days):
+        day = world.next_day()
+        world, output = simulate_day(world, day, lambda step, day=day: update(day, step))
+        yield world, output
+
+
 def generate(
     warehouse: Warehouse,
     days: int,
@@ -125,22 +175,20 @@ def generate(
     products: int | None = None,
     events_per_day: int | None = None,
     dirty_rate: float | None = None,
+    history_months: int | None = None,
     progress: bool = True,
 ) -> GenerateResult:
     """Write `days` more days of shop data into the landing zone and return what was written.
 
     The first run on a warehouse stores its options (defaults for those not given); later runs continue from
-    the day after the last one written. seed, start_date, customers and products are fixed by the first run;
-    events_per_day and dirty_rate may be changed by a later run and stay changed.
+    the day after the last one written. A first run with history_months delivers that many months of the shop's
+    past first, as one batch dated the day before start_date. seed, start_date, customers, products and
+    history_months are fixed by the first run; events_per_day and dirty_rate may be changed by a later run and stay
+    changed.
     """
     started = time.perf_counter()
     days = validate_days(days)
-    stored = load_options(warehouse)
-    if stored is None and any(warehouse.landing_days(entity) for entity in ENTITIES):
-        raise UserError(
-            f"{warehouse.uri('landing')} holds data but no generator state: delete it to start over, "
-            "or point LAKEHOUSE_WAREHOUSE at a new warehouse"
-        )
+    stored = _stored_options(warehouse)
     options = resolve_options(
         stored,
         seed=seed,
@@ -149,32 +197,22 @@ def generate(
         products=products,
         events_per_day=events_per_day,
         dirty_rate=dirty_rate,
+        history_months=history_months,
     )
-    if stored is None:
-        world = new_world(options)
-        save_pools(warehouse, world.pools)
-        save_state(warehouse, world)
-    else:
-        world = load_world(warehouse, options)
-
+    first = _open_world(warehouse, stored, options)
+    world = first
     records = dict.fromkeys(ENTITIES, 0)
     clean = dict.fromkeys(ENTITIES, 0)
     fault_totals = dict.fromkeys(ADDED_FAULTS, 0)
     written: list[date] = []
     files: list[str] = []
-    with _progress(progress, days) as update:
-        for _ in range(days):
-            day = world.next_day()
-            world, output = simulate_day(world, day, lambda step, day=day: update(day, step))
-            update(day, "writing")
+    with _progress(progress, days + bool(_past(first))) as update:
+        for world, output in _deliveries(first, days, update):  # noqa: B007 (the last world is saved below)
+            update(output.day, "writing")
             files += write_day(warehouse, output, options)
-            for entity, report in output.reports.items():
-                records[entity] += report.records_written
-                clean[entity] += report.clean_records
-                for kind, count in report.faults.items():
-                    fault_totals[kind] += count
-            written.append(day)
-            update(day, "done", advance=True)
+            _count(output, records, clean, fault_totals)
+            written.append(output.day)
+            update(output.day, "done", advance=True)
     save_state(warehouse, world)
     return GenerateResult(
         days=tuple(written),

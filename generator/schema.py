@@ -26,11 +26,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {e.name: e.required for e in contract.ENT
 PRODUCT_EVENT_TYPES = contract.PRODUCT_EVENT_TYPES
 EVENT_TYPES = contract.EVENT_TYPES
 ORDER_STATUSES = contract.ORDER_STATUSES
-PAYMENT_METHODS = ("card", "paypal", "klarna", "apple_pay", "bank_transfer")
-CHANNELS = ("web", "app")
-DEVICES = ("desktop", "mobile", "tablet")
+PAYMENT_METHODS = contract.PAYMENT_METHODS
+CHANNELS = contract.CHANNELS
+DEVICES = contract.DEVICES
 MOVEMENT_TYPES = contract.MOVEMENT_TYPES
-WAREHOUSES = ("AMS", "BER", "MAD")
+WAREHOUSES = contract.WAREHOUSES
 
 # Faults that add a record next to the clean ones, and faults that change how a clean record arrives.
 ADDED_FAULTS = ("malformed", "missing_field", "wrong_type", "negative_value", "unknown_reference", "duplicate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import io
 import json
 from dataclasses import asdict, dataclass, replace
@@ -23,6 +24,7 @@ STATE_FORMAT = 1
 EPOCH = date(1970, 1, 1)
 DAY_MS = 86_400_000
 MAX_DAYS = 3660
+MAX_HISTORY_MONTHS = 60
 # Streams of randomness per (seed, day): each part of the shop draws from its own, so changing one part
 # leaves the others' numbers alone.
 STREAMS = (
@@ -59,6 +61,19 @@ class GeneratorOptions:
     products: int = 500
     events_per_day: int = 33_000
     dirty_rate: float = 0.005
+    history_months: int = 0  # months of past orders delivered as one batch the day before start_date
+
+    def history_start(self) -> date | None:
+        """Return the first day of the shop's past (history_months before start_date), or None without one."""
+        if not self.history_months:
+            return None
+        months = self.start_date.year * 12 + self.start_date.month - 1 - self.history_months
+        year, month = divmod(months, 12)
+        return date(year, month + 1, min(self.start_date.day, calendar.monthrange(year, month + 1)[1]))
+
+    def history_day(self) -> date | None:
+        """Return the day the past is delivered on (the day before start_date), or None without a past."""
+        return date.fromordinal(self.start_date.toordinal() - 1) if self.history_months else None
 
     def as_json(self) -> dict:
         """Return the options as a JSON-ready dict."""
@@ -71,7 +86,7 @@ class GeneratorOptions:
 
 
 # Options fixed by the first run: the seed and start shape the whole history, the counts the initial population.
-FIXED_OPTIONS = ("seed", "start_date", "customers", "products")
+FIXED_OPTIONS = ("seed", "start_date", "customers", "products", "history_months")
 # Options a later run may change; the new value is stored and applies from the next day written.
 ADJUSTABLE_OPTIONS = ("events_per_day", "dirty_rate")
 _FLAGS = {
@@ -81,6 +96,7 @@ _FLAGS = {
     "products": "--products",
     "events_per_day": "--events-per-day",
     "dirty_rate": "--dirty-rate",
+    "history_months": "--history-months",
 }
 
 
@@ -131,6 +147,7 @@ def resolve_options(stored: GeneratorOptions | None, **given: object) -> Generat
     _check_int("customers", options.customers, 10, 5_000_000)
     _check_int("products", options.products, 10, 50_000)
     _check_int("events_per_day", options.events_per_day, 0, 5_000_000)
+    _check_int("history_months", options.history_months, 0, MAX_HISTORY_MONTHS)
     rate = options.dirty_rate
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 0.5:
         raise UserError(f"--dirty-rate must be a share between 0 and 0.5, got {rate!r}")
@@ -165,19 +182,26 @@ def new_world(options: GeneratorOptions, pools: Pools | None = None) -> World:
     start_ms = day_start_ms(options.start_date)
     start_day = start_ms // DAY_MS
 
+    history = options.history_start()
+    # With a past, the customers signed up over it and the catalogue stood before it (the past's orders meet
+    # one version of each, so a customer's version is the one of their sign-up and a product's is older).
+    catalogue_ms = day_start_ms(history) if history else start_ms
     n = options.customers
-    signup = start_day - rng.integers(1, 3 * 365, n)
+    if history:
+        signup = start_day - rng.integers(1, start_day - day_start_ms(history) // DAY_MS + 1, n)
+    else:
+        signup = start_day - rng.integers(1, 3 * 365, n)
     created = signup * DAY_MS + rng.integers(0, DAY_MS, n)
     # Some customers changed something since they signed up; the first export shows their latest version.
-    touched = rng.random(n) < 0.4
+    touched = (rng.random(n) < 0.4) & (history is None)
     updated = np.where(touched, created + (rng.random(n) * (start_ms - created)).astype(np.int64), created)
     order = np.argsort(created, kind="stable")  # customer numbers follow sign-up order
     customers = crm.make_customers(pools, np.arange(1, n + 1), signup[order], created[order], updated[order], rng)
 
     m = options.products
-    p_created = np.sort(start_ms - rng.integers(DAY_MS, 2 * 365 * DAY_MS, m))
+    p_created = np.sort(catalogue_ms - rng.integers(DAY_MS, 2 * 365 * DAY_MS, m))
     p_updated = np.where(
-        rng.random(m) < 0.5, p_created + (rng.random(m) * (start_ms - p_created)).astype(np.int64), p_created
+        rng.random(m) < 0.5, p_created + (rng.random(m) * (catalogue_ms - p_created)).astype(np.int64), p_created
     )
     products = catalogue.make_products(pools, np.arange(1, m + 1), p_created, p_updated, rng)
     return World(

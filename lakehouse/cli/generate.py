@@ -30,6 +30,12 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
 @click.option("--products", type=int, help="Products on day one. [500]")
 @click.option("--events-per-day", type=int, help="Clickstream events per day, on average. [33000]")
 @click.option("--dirty-rate", type=float, help="Share of records with a fault (0 turns faults off). [0.005]")
+@click.option(
+    "--history-months",
+    type=int,
+    help="Start the shop with this many months of past customers and orders, delivered as one batch the day "
+    "before the first day (first run only). [0]",
+)
 @click.option("--if-empty", is_flag=True, help="Do nothing when the landing zone already has data.")
 def command(
     days: int,
@@ -39,6 +45,7 @@ def command(
     products: int | None,
     events_per_day: int | None,
     dirty_rate: float | None,
+    history_months: int | None,
     if_empty: bool,
 ) -> None:
     """Generate DAYS more days of shop data, continuing from the last day generated."""
@@ -64,6 +71,7 @@ def command(
         products=products,
         events_per_day=events_per_day,
         dirty_rate=dirty_rate,
+        history_months=history_months,
         progress=True,
     )
     console.print(f"Generated {result.days[0]} … {result.days[-1]} into {warehouse.uri('landing')}")

@@ -15,10 +15,11 @@ from lakehouse.warehouse import Warehouse
 
 
 def days(warehouse: Warehouse) -> list[date]:
-    """Return the days written, oldest first."""
+    """Return the days written, oldest first (the delivery of the shop's past first, if it has one)."""
     options, last = load_options(warehouse), load_last_day(warehouse)
     assert options is not None and last is not None
-    return [date.fromordinal(d) for d in range(options.start_date.toordinal(), last.toordinal() + 1)]
+    first = options.history_day() or options.start_date
+    return [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
 
 
 def lines(warehouse: Warehouse, entity: str, day: date) -> list[str]:

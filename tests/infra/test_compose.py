@@ -167,7 +167,10 @@ def test_trino_reads_the_shared_etc_and_the_one_bucket(base):
             assert _bucket_of(services[name]["environment"]["LAKEHOUSE_WAREHOUSE"]) == bucket, name
         pipeline = services["pipeline"]["environment"]
         assert pipeline["LAKEHOUSE_TRINO_URL"] == "https://trino:8443"
-        assert "lakehouse generate --days 30 --if-empty && lakehouse run" in services["pipeline"]["command"][-1]
+        assert (
+            "lakehouse generate --days 30 --history-months 12 --if-empty && lakehouse run"
+            in services["pipeline"]["command"][-1]
+        )
 
 
 def test_trino_gets_every_variable_its_configuration_reads(base, with_minio):

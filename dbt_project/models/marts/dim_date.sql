@@ -1,23 +1,28 @@
-{#- One row per day from the first order or event to the last, with the calendar attributes reports group by. -#}
-with bounds as (
+{#- One row per day from the first to the last day with an order, an event or a stock movement (a shop's past
+    brings orders and stock movements from before the tracker's first event), with the calendar attributes
+    reports group by. -#}
+with spans as (
     select
-        least(min(first_order), min(first_event)) as first_day,
-        greatest(max(last_order), max(last_event)) as last_day
-    from (
-        select
-            min(order_date) as first_order,
-            max(order_date) as last_order,
-            cast(null as date) as first_event,
-            cast(null as date) as last_event
-        from {{ ref('stg_orders') }}
-        union all
-        select
-            cast(null as date) as first_order,
-            cast(null as date) as last_order,
-            min(event_date) as first_event,
-            max(event_date) as last_event
-        from {{ ref('stg_events') }}
-    ) as spans
+        min(order_date) as first_day,
+        max(order_date) as last_day
+    from {{ ref('stg_orders') }}
+    union all
+    select
+        min(event_date) as first_day,
+        max(event_date) as last_day
+    from {{ ref('stg_events') }}
+    union all
+    select
+        min(movement_date) as first_day,
+        max(movement_date) as last_day
+    from {{ ref('stg_inventory_movements') }}
+),
+
+bounds as (
+    select
+        min(first_day) as first_day,
+        max(last_day) as last_day
+    from spans
 ),
 
 digits as (

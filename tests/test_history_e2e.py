@@ -1,0 +1,90 @@
+"""A shop with a past taken through every layer: the past's batch adds up, keeps its real times, and makes cohorts."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+
+import pyarrow.parquet as pq
+import pytest
+
+from generator import generate
+from lakehouse.pipeline import runner
+from lakehouse.pipeline.context import RunContext
+from lakehouse.settings import Settings
+from lakehouse.tables import Tables
+from lakehouse.warehouse import Warehouse
+from tests.accounting import check_bronze, check_silver
+
+pytestmark = pytest.mark.e2e
+
+# Small and quick: two months of past (November and December 2025), then two days of January 2026.
+PAST_SHOP = {"customers": 150, "products": 20, "events_per_day": 1500, "dirty_rate": 0.02, "seed": 3}
+HISTORY_MONTHS, DAYS = 2, 2
+BATCH_DAY = date(2025, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def past_shop(spark, tmp_path_factory):
+    """Return (warehouse, tables) of a small shop with a past, generated and taken through every layer in one run."""
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("past_shop"))))
+    generate(warehouse, DAYS, history_months=HISTORY_MONTHS, progress=False, **PAST_SHOP)
+    tables = Tables(warehouse, spark)
+    results = runner.run(RunContext(tables))
+    assert not [r for r in results if r.status == "failed"]
+    return warehouse, tables
+
+
+def test_the_past_is_one_batch_and_every_record_is_accounted_for(past_shop):
+    warehouse, tables = past_shop
+    assert warehouse.landing_days("orders")[0] == BATCH_DAY
+    check_bronze(warehouse, tables)
+    check_silver(warehouse, tables)
+    batches = {r[0] for r in tables.read("bronze.orders").select("_batch_id").distinct().collect()}
+    assert 20251231 in batches
+
+
+def test_the_cohort_dataset_has_a_cohort_per_month_of_the_past_and_the_current_one(past_shop):
+    from lakehouse.bi import engine, semantic
+
+    warehouse, _ = past_shop
+    dataset = semantic.load_layer().datasets["cohort_retention"]
+    cohort = dataset.columns["cohort"].expression
+    size = dataset.metrics["cohort_customers"].expression
+    con = engine.connect_views(warehouse)
+    try:
+        rows = con.sql(f"select {cohort} as cohort, {size} as n from {dataset.from_clause()} group by 1 order by 1")
+        cohorts = rows.fetchall()
+        first_day = con.sql("select min(date_day) from gold.dim_date").fetchone()[0]
+    finally:
+        con.close()
+    assert [c for c, _ in cohorts] == ["2025-11", "2025-12", "2026-01"]
+    assert all(n > 0 for _, n in cohorts)
+    # The calendar starts with the past's opening stock, before its first order.
+    assert first_day == date(2025, 11, 1)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def test_versions_from_the_past_keep_their_real_effective_times(past_shop):
+    from lakehouse import dbt
+
+    warehouse, _ = past_shop
+    data = warehouse.read_bytes(warehouse.generator_dir("truth", "customer_versions", f"{BATCH_DAY:%Y%m%d}.parquet"))
+    truth = {r["customer_id"]: r["updated_at"] for r in pq.read_table(io.BytesIO(data)).to_pylist()}
+    con = dbt.connect(warehouse)
+    try:
+        snapshot = con.sql("select customer_id, updated_at, dbt_valid_from from snapshots.snap_customers").fetchall()
+        dimension = con.sql("select customer_id, valid_from from gold.dim_customers").fetchall()
+    finally:
+        con.close()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    from_the_past = [(c, _utc(v)) for c, u, v in snapshot if _utc(u) < start]
+    assert len(from_the_past) > len(truth) // 2  # most customers did not change in the two days
+    assert all(valid_from == truth[c] for c, valid_from in from_the_past)
+    first_versions = {}
+    for customer, valid_from in dimension:
+        first_versions[customer] = min(first_versions.get(customer, _utc(valid_from)), _utc(valid_from))
+    assert {c: first_versions[c] for c in truth} == truth
