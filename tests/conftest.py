@@ -45,6 +45,34 @@ def make_shop(spark, warehouse):
     return warehouse, tables, runner.run(RunContext(tables))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the tests around the shared shops: first the ones on a warehouse of their own, then the ones that read
+    the shops as made, last the ones that add a day to them.
+
+    The test stack's one Trino catalog serves the warehouse the last run registered, so a test on a warehouse of its
+    own must run before the shared shop is made (its run registers the shared warehouse again, dbt's views included).
+    """
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("own_warehouse"):
+            return 0
+        return 2 if item.get_closest_marker("adds_a_day") else 1
+
+    items.sort(key=rank)
+
+
+@pytest.fixture(scope="session")
+def shop_as_made(spark, tmp_path_factory):
+    """Return the tables of the test shop taken through every layer in one run, as made: only tests marked
+    `adds_a_day` change it, and they run after every other test (unlike `shop`, which tests add days to)."""
+    from lakehouse.settings import Settings
+    from lakehouse.warehouse import Warehouse
+
+    _, tables, results = make_shop(spark, Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("as-made")))))
+    assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.status != "ok"]
+    return tables
+
+
 @pytest.fixture(scope="session")
 def shop(spark, tmp_path_factory):
     """Return (warehouse, tables, results of the first run) for 3 generated days taken through every layer."""

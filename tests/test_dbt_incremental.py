@@ -13,7 +13,7 @@ from lakehouse.settings import Settings
 from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
 from tests.accounting import RUN_DEPENDENT, fingerprint_of, first_difference
-from tests.conftest import SHOP_SCALE
+from tests.conftest import SHOP_DAYS, SHOP_SCALE
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +29,10 @@ INCREMENTAL = (
 
 
 def _shop(spark, root, days_per_run: int) -> Tables:
-    """Return the tables of the test shop's first 3 days, generated and run `days_per_run` days at a time."""
+    """Return the tables of the test shop's days, generated and run `days_per_run` days at a time."""
     warehouse = Warehouse(Settings(warehouse=str(root)))
     tables = Tables(warehouse, spark)
-    for day in range(0, 3, days_per_run):
+    for day in range(0, SHOP_DAYS, days_per_run):
         generate(warehouse, days_per_run, progress=False, **SHOP_SCALE)
         last = runner.run(RunContext(tables))
         assert all(r.status == "ok" for r in last), (day, [(r.step, r.error) for r in last if r.error])
@@ -40,9 +40,9 @@ def _shop(spark, root, days_per_run: int) -> Tables:
 
 
 @pytest.fixture(scope="module")
-def at_once(spark, tmp_path_factory):
+def at_once(shop_as_made):
     # Not the session's `shop`: other tests add days to it.
-    return _shop(spark, tmp_path_factory.mktemp("at-once"), 3)
+    return shop_as_made
 
 
 @pytest.fixture(scope="module")

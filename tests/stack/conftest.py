@@ -4,8 +4,9 @@ They run beside a developer's own stack (which uses 8333 and 8080), with their o
 their own and keys made for this test session.
 
 One shop is taken through every layer on the stack once per session (`stack_shop`), and the same shop through the
-embedded deployment (`embedded_twin`): the modules that compare the two, check access or serve Superset over Trino
-read them, and only a test marked `adds_a_day` changes them (it runs after every other test).
+embedded deployment (`embedded_twin`, the session's `shop_as_made`): the modules that compare the two, check access
+or serve Superset over Trino read them, and only a test marked `adds_a_day` changes them (it runs after every other
+test; tests/conftest.py orders them).
 """
 
 from __future__ import annotations
@@ -30,22 +31,6 @@ TRINO_PORT = port(18080)
 
 # One place per S3 port across test sessions, so a stack left running by an interrupted session is found and stopped.
 STATE_DIR = Path(tempfile.gettempdir()) / f"lakehouse-test-stack-{S3_PORT}"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the tests around the shared shops: first the ones on a warehouse of their own, then the ones that read
-    the shops as made, last the ones that add a day to them.
-
-    The test stack's one Trino catalog serves the warehouse the last run registered, so a test on a warehouse of its
-    own must run before the shared shop is made (its run registers the shared warehouse again, dbt's views included).
-    """
-
-    def rank(item: pytest.Item) -> int:
-        if item.get_closest_marker("own_warehouse"):
-            return 0
-        return 2 if item.get_closest_marker("adds_a_day") else 1
-
-    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +63,6 @@ def stack_shop(spark, stack_settings):
 
 
 @pytest.fixture(scope="session")
-def embedded_twin(spark, tmp_path_factory):
+def embedded_twin(shop_as_made):
     """Return the tables of the same shop (same seed, same days) taken through the embedded deployment."""
-    _, tables, results = make_shop(spark, Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("embedded-twin")))))
-    assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.status != "ok"]
-    return tables
+    return shop_as_made
