@@ -1,0 +1,193 @@
+"""Exactly once per landing file, on real files and real Delta tables: a late day folder and a late file are taken
+by the next run (and recomputed downstream), a file delivered twice is ingested once, a changed file is quarantined
+as a conflict, an old warehouse's files are adopted, and a run stopped between the ledger and bronze loses nothing.
+The audit adds up in each case."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import date
+
+import pytest
+
+from generator import generate
+from lakehouse.entities import ENTITIES, ORDERS
+from lakehouse.errors import PipelineError
+from lakehouse.pipeline import landing, runner
+from lakehouse.pipeline.context import RunContext
+from lakehouse.settings import Settings
+from lakehouse.tables import Tables
+from lakehouse.warehouse import Warehouse
+from tests.accounting import check_audit, check_bronze, check_silver, versions
+
+pytestmark = pytest.mark.e2e
+
+DAY1, DAY2 = date(2026, 1, 1), date(2026, 1, 2)
+
+
+@pytest.fixture
+def tables(spark, tmp_path):
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path / "wh")))
+    generate(warehouse, 2, progress=False, customers=60, products=12, events_per_day=200, dirty_rate=0.05, seed=5)
+    return Tables(warehouse, spark)
+
+
+def _run(tables: Tables, layers=("bronze",)) -> dict:
+    """Run `layers`; return the steps that did work."""
+    return {r.step: r for r in runner.run(RunContext(tables), layers=layers) if r.did_work}
+
+
+def _ledger(tables: Tables, feed: str) -> dict[str, dict]:
+    return {r["path"]: r for r in landing.recorded(tables, feed)}
+
+
+def _batch(tables: Tables, feed: str) -> int:
+    return tables.watermark(f"bronze.{feed}", f"bronze.{feed}") or 0
+
+
+def _waiting(tables: Tables) -> dict[str, int]:
+    tables.refresh()
+    return {e.name: len(landing.waiting(tables, e)) for e in ENTITIES if landing.waiting(tables, e)}
+
+
+def test_a_late_day_folder_is_taken_by_the_next_run_and_its_days_recomputed_downstream(tables, tmp_path):
+    warehouse = tables.warehouse
+    late = warehouse.landing_dir("events", DAY2)
+    shutil.move(late, tmp_path / "held back")
+    _run(tables, ("bronze", "silver", "gold"))
+    metrics = "select sum(product_views) as views from t where metric_date = date '2026-01-02'"
+    assert tables.query("gold.daily_product_metrics", metrics).column(0)[0].as_py() in (None, 0)
+    before = _batch(tables, "events")
+
+    shutil.move(tmp_path / "held back", late)  # the day folder lands after the next day was ingested
+    assert _waiting(tables) == {"events": 1}
+    results = _run(tables, ("bronze", "silver", "gold"))
+
+    assert results["bronze.events"].batch_to > before and _waiting(tables) == {}
+    assert _ledger(tables, "events")[warehouse.landing_file("events", DAY2, "jsonl")]["batch_id"] > before
+    arrived = tables.read("silver.events").where("arrived_date = '2026-01-02'").count()
+    assert arrived > 0
+    assert tables.query("gold.daily_product_metrics", metrics).column(0)[0].as_py() > 0
+    sessions = "select count(*) from t where session_date = date '2026-01-02'"
+    assert tables.query("gold.sessions", sessions).column(0)[0].as_py() > 0
+    check_bronze(warehouse, tables)
+    check_silver(warehouse, tables)
+    check_audit(tables)
+
+
+def test_a_late_file_in_a_day_already_ingested_is_taken_by_the_next_run(tables):
+    warehouse = tables.warehouse
+    _run(tables)
+    original = warehouse.read_bytes(warehouse.landing_file("events", DAY1, "jsonl")).splitlines()
+    late = f"{warehouse.landing_dir('events', DAY1)}/events_resend_part2.jsonl"
+    warehouse.write_bytes(late, b"\n".join(original[-3:]) + b"\n")
+    assert _waiting(tables) == {"events": 1}
+
+    results = _run(tables)
+
+    assert results["bronze.events"].rows_in == 3 and set(results) == {"bronze.events"}
+    assert _ledger(tables, "events")[late]["status"] == landing.INGESTED
+    bronze = tables.read("bronze.events").where(f"_source_file = '{late}'").count()
+    quarantined = tables.read("bronze.quarantine").where(f"_source_file = '{late}'").count()
+    assert bronze + quarantined == 3
+    assert _waiting(tables) == {}
+    check_bronze(warehouse, tables, as_generated=False)
+    check_audit(tables)
+
+
+def test_the_same_file_delivered_twice_under_another_name_is_ingested_once(tables):
+    warehouse = tables.warehouse
+    _run(tables)
+    first = warehouse.landing_file("orders", DAY1, "jsonl")
+    again = f"{warehouse.landing_dir('orders', DAY2)}/orders_20260101_resent.jsonl"
+    warehouse.write_bytes(again, warehouse.read_bytes(first))
+    bronze_before = tables.read("bronze.orders").count()
+
+    results = _run(tables)
+
+    entry = _ledger(tables, "orders")[again]
+    assert entry["status"] == landing.DUPLICATE and first in entry["reason"]
+    assert results["bronze.orders"].rows_duplicate == entry["records"] > 0
+    assert tables.read("bronze.orders").count() == bronze_before
+    check_bronze(warehouse, tables)
+    check_audit(tables)
+
+
+def test_a_changed_file_at_an_ingested_path_is_quarantined_as_a_conflict(tables, caplog):
+    warehouse = tables.warehouse
+    _run(tables)
+    path = warehouse.landing_file("events", DAY1, "jsonl")
+    changed = warehouse.read_bytes(path).splitlines()[:-1]
+    warehouse.write_bytes(path, b"\n".join(changed) + b"\n")  # the producer re-exported the day, one event fewer
+    bronze_before = tables.read("bronze.events").count()
+
+    with caplog.at_level(logging.WARNING):
+        results = _run(tables)
+
+    warned = [r.getMessage() for r in caplog.records if path in r.getMessage()]
+    assert warned and "changed after it was ingested" in warned[0] and "under a new file name" in warned[0]
+    assert results["bronze.events"].rows_quarantined == len(changed)
+    row = tables.read("bronze.quarantine").where(f"_source_file = '{path}' and reason like 'changed after%'").first()
+    assert row is not None and row.records == len(changed)
+    assert tables.read("bronze.events").count() == bronze_before  # what bronze read before stays
+    statuses = sorted(r["status"] for r in landing.recorded(tables, "events") if r["path"] == path)
+    assert statuses == [landing.CONFLICT, landing.INGESTED]
+    assert _waiting(tables) == {} and set(_run(tables)) == set()  # set aside once, not at every run
+    _ledger_adds_up(tables, "events")
+    check_audit(tables)
+
+
+def _ledger_adds_up(tables: Tables, feed: str) -> None:
+    """Assert that the records of the files the ledger took are in bronze, its quarantine or the duplicates."""
+    taken = sum(r["records"] for r in landing.recorded(tables, feed) if r["status"] != landing.UNCHANGED)
+    audit = tables.read("ops.run_audit").where(f"step = 'bronze.{feed}' and status = 'ok'")
+    assert taken == sum(r.rows_in for r in audit.collect())
+
+
+def test_a_warehouse_made_before_the_ledger_adopts_its_files_without_reading_them_again(tables):
+    warehouse = tables.warehouse
+    _run(tables)
+    shutil.rmtree(warehouse.table_uri(landing.LEDGER.name))  # as a warehouse from before the ledger was
+    tables.refresh()
+    bronze_before = {e.name: tables.version(f"bronze.{e.name}") for e in ENTITIES}
+    assert _waiting(tables) == {}
+
+    results = _run(tables)
+
+    assert results == {}
+    assert {e.name: tables.version(f"bronze.{e.name}") for e in ENTITIES} == bronze_before
+    ledger = _ledger(tables, "events")
+    assert {r["reason"] for r in ledger.values()} == {landing.ADOPTED} and len(ledger) == 2
+    generate(warehouse, 1, progress=False)
+    _run(tables)
+    check_bronze(warehouse, tables)
+    check_audit(tables)
+
+
+def test_a_run_stopped_between_the_ledger_and_bronze_loses_and_doubles_nothing(tables, monkeypatch):
+    warehouse = tables.warehouse
+    append = Tables.append
+
+    def stop(self, spec, *args, **kwargs):
+        if spec.name == f"bronze.{ORDERS.name}":
+            raise RuntimeError("stopped")
+        return append(self, spec, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Tables, "append", stop)
+        with pytest.raises(PipelineError):
+            _run(tables)
+    claimed = _ledger(tables, "orders")
+    assert claimed and not tables.exists("bronze.orders")
+    assert _waiting(tables)["orders"] == 2  # claimed, not in bronze: waiting all the same
+
+    results = _run(tables)
+
+    assert results["bronze.orders"].batch_to == next(iter(claimed.values()))["batch_id"]
+    assert _ledger(tables, "orders") == claimed  # claimed once, not again
+    check_bronze(warehouse, tables)  # the quarantine committed before the stop is not doubled
+    check_audit(tables)
+    before = versions(tables)
+    _run(tables)
+    assert versions(tables) == before
