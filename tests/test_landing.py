@@ -26,11 +26,16 @@ pytestmark = pytest.mark.e2e
 DAY1, DAY2 = date(2026, 1, 1), date(2026, 1, 2)
 
 
-@pytest.fixture
-def tables(spark, tmp_path):
-    warehouse = Warehouse(Settings(warehouse=str(tmp_path / "wh")))
+def _shop(spark, folder, engine: str = "delta-rs") -> Tables:
+    """Return the tables of a new warehouse in `folder` with two generated days (a few malformed lines in them)."""
+    warehouse = Warehouse(Settings(warehouse=str(folder), delta_engine=engine))
     generate(warehouse, 2, progress=False, customers=60, products=12, events_per_day=200, dirty_rate=0.05, seed=5)
     return Tables(warehouse, spark)
+
+
+@pytest.fixture
+def tables(spark, tmp_path):
+    return _shop(spark, tmp_path / "wh")
 
 
 def _run(tables: Tables, layers=("bronze",)) -> dict:
@@ -165,8 +170,8 @@ def test_a_warehouse_made_before_the_ledger_adopts_its_files_without_reading_the
     check_audit(tables)
 
 
-def test_a_run_stopped_between_the_ledger_and_bronze_loses_and_doubles_nothing(tables, monkeypatch):
-    warehouse = tables.warehouse
+def _stopped_before_writing_bronze_orders(tables: Tables, monkeypatch) -> None:
+    """Run bronze, stopping it where bronze.orders would be appended to (its ledger rows and quarantine are in)."""
     append = Tables.append
 
     def stop(self, spec, *args, **kwargs):
@@ -178,16 +183,26 @@ def test_a_run_stopped_between_the_ledger_and_bronze_loses_and_doubles_nothing(t
         patched.setattr(Tables, "append", stop)
         with pytest.raises(PipelineError):
             _run(tables)
-    claimed = _ledger(tables, "orders")
-    assert claimed and not tables.exists("bronze.orders")
+
+
+@pytest.mark.parametrize("engine", ["delta-rs", "delta-spark"])
+def test_a_run_stopped_between_the_ledger_and_bronze_loses_and_doubles_nothing(spark, tmp_path, monkeypatch, engine):
+    tables = _shop(spark, tmp_path / "wh", engine)
+    warehouse = tables.warehouse
+    _stopped_before_writing_bronze_orders(tables, monkeypatch)
+    assert _ledger(tables, "orders") and not tables.exists("bronze.orders")
     assert _waiting(tables)["orders"] == 2  # claimed, not in bronze: waiting all the same
+    generate(warehouse, 1, progress=False)
+    _stopped_before_writing_bronze_orders(tables, monkeypatch)  # stopped again, with the next day claimed too
+    claimed = _ledger(tables, "orders")
+    assert sorted({r["batch_id"] for r in claimed.values()}) == [1, 2] and _waiting(tables)["orders"] == 3
 
     results = _run(tables)
 
-    assert results["bronze.orders"].batch_to == next(iter(claimed.values()))["batch_id"]
+    assert (results["bronze.orders"].batch_from, results["bronze.orders"].batch_to) == (1, 2)
     assert _ledger(tables, "orders") == claimed  # claimed once, not again
     check_bronze(warehouse, tables)  # the quarantine committed before the stop is not doubled
     check_audit(tables)
     before = versions(tables)
-    _run(tables)
+    assert _run(tables) == {} and _waiting(tables) == {}
     assert versions(tables) == before

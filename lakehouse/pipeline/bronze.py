@@ -127,10 +127,7 @@ def _upgrade_quarantine(ctx: RunContext) -> None:
 def _batches(ctx: RunContext, entity: Entity, done: int) -> list[tuple[int, list[landing.Entry]]]:
     """Return the batches to ingest: files a stopped run claimed (under its batch), then new files (under the run's
     batch, claimed in the ledger here)."""
-    batches = []
-    claimed = landing.unfinished(ctx, entity, done)
-    if claimed is not None:
-        batches.append(claimed)
+    batches = landing.unfinished(ctx, entity, done)
     new = landing.new_files(ctx.warehouse, entity, landing.recorded(ctx.tables, entity.name))
     if new:
         batch = landing.run_batch(ctx)

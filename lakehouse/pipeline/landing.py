@@ -149,13 +149,15 @@ def new_files(warehouse: Warehouse, entity: Entity, rows: list[dict]) -> list[En
     return entries
 
 
-def unfinished(ctx: RunContext, entity: Entity, done: int) -> tuple[int, list[Entry]] | None:
-    """Return the batch and files a run claimed in the ledger but did not commit to bronze (above `done`), if any."""
-    rows = [r for r in recorded(ctx.tables, entity.name) if r["batch_id"] > done]
-    if not rows:
-        return None
-    entries = [Entry(_file(r), r["checksum"], r["records"], r["status"], r["reason"]) for r in rows]
-    return min(r["batch_id"] for r in rows), sorted(entries, key=lambda e: e.file.uri)
+def unfinished(ctx: RunContext, entity: Entity, done: int) -> list[tuple[int, list[Entry]]]:
+    """Return the batches (oldest first) and their files that runs claimed in the ledger but did not commit to bronze
+    (above `done`)."""
+    claims: dict[int, list[Entry]] = {}
+    for r in sorted(recorded(ctx.tables, entity.name), key=lambda r: r["path"]):
+        if r["batch_id"] > done:
+            entry = Entry(_file(r), r["checksum"], r["records"], r["status"], r["reason"])
+            claims.setdefault(r["batch_id"], []).append(entry)
+    return sorted(claims.items())
 
 
 def run_batch(ctx: RunContext) -> int:
