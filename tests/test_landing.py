@@ -10,8 +10,10 @@ import shutil
 from datetime import date
 
 import pytest
+from click.testing import CliRunner
 
 from generator import generate
+from lakehouse.cli import cli
 from lakehouse.entities import ENTITIES, ORDERS
 from lakehouse.errors import PipelineError
 from lakehouse.pipeline import landing, runner
@@ -56,7 +58,16 @@ def _waiting(tables: Tables) -> dict[str, int]:
     return {e.name: len(landing.waiting(tables, e)) for e in ENTITIES if landing.waiting(tables, e)}
 
 
-def test_a_late_day_folder_is_taken_by_the_next_run_and_its_days_recomputed_downstream(tables, tmp_path):
+def _status_waiting(warehouse: Warehouse, monkeypatch) -> dict[str, str]:
+    """Return the files `lakehouse status` shows waiting, per feed."""
+    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE", warehouse.root)
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code == 0 and "Landing files" in result.output, result.output
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in result.output.splitlines() if "│" in line]
+    return {row[0]: row[-1] for row in cells if row and row[0] in {e.name for e in ENTITIES}}
+
+
+def test_a_late_day_folder_is_taken_by_the_next_run_and_its_days_recomputed_downstream(tables, tmp_path, monkeypatch):
     warehouse = tables.warehouse
     late = warehouse.landing_dir("events", DAY2)
     shutil.move(late, tmp_path / "held back")
@@ -67,9 +78,11 @@ def test_a_late_day_folder_is_taken_by_the_next_run_and_its_days_recomputed_down
 
     shutil.move(tmp_path / "held back", late)  # the day folder lands after the next day was ingested
     assert _waiting(tables) == {"events": 1}
+    assert _status_waiting(warehouse, monkeypatch) == {e.name: "1" if e.name == "events" else "0" for e in ENTITIES}
     results = _run(tables, ("bronze", "silver", "gold"))
 
     assert results["bronze.events"].batch_to > before and _waiting(tables) == {}
+    assert set(_status_waiting(warehouse, monkeypatch).values()) == {"0"}
     assert _ledger(tables, "events")[warehouse.landing_file("events", DAY2, "jsonl")]["batch_id"] > before
     arrived = tables.read("silver.events").where("arrived_date = '2026-01-02'").count()
     assert arrived > 0

@@ -54,7 +54,7 @@ def _landing_table(warehouse: Warehouse) -> Table:
     """Return per feed: the files landed, the last landing day, the files the ledger holds, and the files waiting."""
     tables = Tables(warehouse)
     pending = Table(title="Landing files (ops.landing_files)", title_justify="left")
-    for col in ("feed", "files landed", "last landed", "taken", "waiting"):
+    for col in ("feed", "files landed", "last landed", "in the ledger", "waiting"):
         pending.add_column(col)
     for entity in ENTITIES:
         try:

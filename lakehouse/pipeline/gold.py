@@ -58,7 +58,8 @@ def sessions(ctx: RunContext) -> StepResult:
     result = StepResult(step="gold.sessions", table=SESSIONS.name)
     done = ctx.tables.watermark(SESSIONS.name, result.step) or 0
     available = landing.available(ctx.tables, INPUTS[result.step], INPUTS)
-    if available <= done:
+    # Batches numbered for other feeds move `available` on; only a batch of its inputs gives the step work.
+    if available <= done or landing.newest(ctx.tables, INPUTS[result.step]) <= done:
         result.status = "skipped"
         return result
     result.batch_from, result.batch_to = next_batch(done) if done else None, available
@@ -98,7 +99,8 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
     result = StepResult(step="gold.daily_product_metrics", table=DAILY_PRODUCT_METRICS.name)
     done = ctx.tables.watermark(DAILY_PRODUCT_METRICS.name, result.step) or 0
     available = landing.available(ctx.tables, INPUTS[result.step], INPUTS)
-    if available <= done:
+    # Batches numbered for other feeds move `available` on; only a batch of its inputs gives the step work.
+    if available <= done or landing.newest(ctx.tables, INPUTS[result.step]) <= done:
         result.status = "skipped"
         return result
     result.batch_from, result.batch_to = next_batch(done) if done else None, available

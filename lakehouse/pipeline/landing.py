@@ -183,25 +183,33 @@ def _claimed_above(tables: Tables) -> set[str]:
     return {r["feed"] for r in claims if r["batch"] > (tables.watermark(_bronze(r["feed"]), _bronze(r["feed"])) or 0)}
 
 
+def newest(tables: Tables, marks: Sequence[Mark]) -> int:
+    """Return the newest batch any of `marks` has committed (0 when none has)."""
+    return max(tables.watermark(table, app) or 0 for table, app in marks)
+
+
 def available(tables: Tables, marks: Sequence[Mark], inputs: Mapping[str, Sequence[Mark]]) -> int:
     """Return the batch every mark has consumed everything up to: the least of their progress.
 
-    A batch is numbered for the whole warehouse, but only the feeds with new files get it. A step that has done all
-    its feed (or its `inputs`, for a step reading other steps' tables) has therefore consumed everything up to the
-    latest batch any bronze table holds: no later file of its feed can get a batch that low. So a day landing late in
-    one feed does not wait for the other feeds to receive files before gold and dbt recompute it.
+    A batch is numbered for the whole warehouse, but only the feeds with new files get it. A step that has done every
+    batch its feed (or its `inputs`, for a step reading other steps' tables) committed has therefore consumed
+    everything up to the latest batch any bronze table holds: no later file of its feed can get a batch that low. So
+    a day landing late in one feed does not wait for the other feeds to receive files before gold and dbt recompute
+    it.
     """
-    latest = max(tables.watermark(_bronze(e), _bronze(e)) or 0 for e in ENTITIES)
+    latest = newest(tables, [(_bronze(e), _bronze(e)) for e in ENTITIES])
     behind = _claimed_above(tables)
 
     def progress(table: str, app: str) -> int:
         mark = tables.watermark(table, app) or 0
         if app in inputs:  # a step reading other steps' tables: caught up with them, it has what they have
-            upstream = min(progress(*m) for m in inputs[app])
-            return upstream if mark >= upstream else mark
+            if mark < newest(tables, inputs[app]):
+                return mark
+            return max(mark, min(progress(*m) for m in inputs[app]))
         feed = app.split(".", 1)[1]  # a silver step is named after the feed it reads
-        bronze = tables.watermark(_bronze(feed), _bronze(feed)) or 0
-        return (bronze if feed in behind else latest) if mark >= bronze else mark
+        if feed in behind or mark < (tables.watermark(_bronze(feed), _bronze(feed)) or 0):
+            return mark
+        return max(mark, latest)
 
     return min(progress(*m) for m in marks)
 
