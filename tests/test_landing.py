@@ -9,6 +9,7 @@ import logging
 import shutil
 from datetime import date
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -19,7 +20,7 @@ from lakehouse.errors import PipelineError
 from lakehouse.pipeline import landing, runner
 from lakehouse.pipeline.context import RunContext
 from lakehouse.settings import Settings
-from lakehouse.tables import Tables
+from lakehouse.tables import Commit, Tables, TableSpec
 from lakehouse.warehouse import Warehouse
 from tests.accounting import check_audit, check_bronze, check_silver, versions
 
@@ -219,3 +220,32 @@ def test_a_run_stopped_between_the_ledger_and_bronze_loses_and_doubles_nothing(s
     before = versions(tables)
     assert _run(tables) == {} and _waiting(tables) == {}
     assert versions(tables) == before
+
+
+def test_a_step_caught_up_with_its_feed_counts_as_having_the_latest_batch(tmp_path):
+    """Only inventory received batch 2: events' steps that did all of batch 1 have everything up to 2; a step behind
+    its input, or a feed with files claimed above its bronze table, holds the others back."""
+    tables = Tables(Warehouse(Settings(warehouse=str(tmp_path))))
+
+    def mark(table: str, app: str, batch: int) -> None:
+        tables.append(TableSpec(table, "a batch marker"), pa.table({"x": [1]}), commit=Commit(app, batch))
+
+    for e in ENTITIES:
+        mark(f"bronze.{e.name}", f"bronze.{e.name}", 1)
+    mark("bronze.inventory", "bronze.inventory", 2)
+    mark("silver.events", "silver.events", 1)
+    mark("silver.inventory_movements", "silver.inventory", 1)
+    mark("gold.sessions", "gold.sessions", 1)
+    events, inventory, sessions = (
+        ("silver.events", "silver.events"),
+        ("silver.inventory_movements", "silver.inventory"),
+        ("gold.sessions", "gold.sessions"),
+    )
+    inputs = {"gold.sessions": (events,)}
+    assert landing.available(tables, [events], inputs) == 2
+    assert landing.available(tables, [sessions], inputs) == 2  # it has every batch silver.events committed
+    assert landing.available(tables, [events, inventory], inputs) == 1  # silver.inventory has not done batch 2 yet
+
+    claim = {"feed": "events", "path": "/x", "batch_id": 3, "status": landing.INGESTED}
+    tables.append(landing.LEDGER, pa.Table.from_pylist([claim], landing.SCHEMA))  # events claimed, not in bronze
+    assert landing.available(tables, [events], inputs) == 1
