@@ -1,4 +1,4 @@
-"""Bronze job: ingest every new landing batch into the bronze Delta tables (bad lines go to bronze.quarantine).
+"""Bronze job: ingest every landing file not taken yet into the bronze Delta tables (bad lines go to bronze.quarantine).
 
 Runs alone as `spark-submit jobs/bronze.py` or `python jobs/bronze.py`; `lakehouse run` runs it with the others.
 """

@@ -56,7 +56,7 @@ def run_layers(  # type: ignore[no-untyped-def]
 def watch_landing(
     settings: Settings, warehouse: Warehouse, layers: Sequence[str], every: float, lease: leases.Lease | None = None
 ) -> None:
-    """Keep one Spark session and run `layers` whenever new landing batches settle, until Ctrl-C (or until the
+    """Keep one Spark session and run `layers` whenever new landing files settle, until Ctrl-C (or until the
     warehouse's `lease`, which the caller holds, is lost)."""
     from lakehouse.pipeline import watch
     from lakehouse.tables import Tables

@@ -472,10 +472,6 @@ class Tables:
         """Return the last batch `app_id` committed to the table, or None when it never has."""
         return self.engine.app_version(self.uri(name), app_id)
 
-    def least_watermark(self, marks: Sequence[tuple[str, str]]) -> int:
-        """Return the batch every (table, app) pair has reached: the least of their watermarks (0 if one has none)."""
-        return min(self.watermark(table, app) or 0 for table, app in marks)
-
     def read(self, name: str, *, version: int | None = None, where: str | None = None) -> DataFrame:
         """Return the table (or one of its versions) as a Spark DataFrame, optionally pruned by a predicate."""
         if not self.exists(name):

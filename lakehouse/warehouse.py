@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cached_property
 
 import pyarrow.fs as pafs
@@ -50,6 +50,16 @@ class Unrecognised:
 
     uri: str
     why: str
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A file in a feed's day folder as listed: where it is, its landing day, its size and modification time."""
+
+    uri: str
+    day: date
+    size: int
+    modified: datetime
 
 
 def parse_table_name(name: str) -> tuple[str, str]:
@@ -170,6 +180,26 @@ class Warehouse:
             if info.base_name not in known
         ]
         return sorted(found, key=lambda u: u.uri)
+
+    def landing_listing(self, entity: str) -> list[LandingFile]:
+        """Return every file of every day folder of `entity` (one listing of the feed's folder), sorted by URI."""
+        base = self.fs_path(self.landing_dir(entity)).rstrip("/")
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(base, allow_not_found=True, recursive=True))
+        except NotADirectoryError:
+            return []
+        found = []
+        for info in infos:
+            folder, _, name = info.path[len(base) + 1 :].rpartition("/")
+            if info.type != pafs.FileType.File or name.startswith(".") or "/" in folder:
+                continue  # a day folder's own files only: no nested folders, no writer's temporary files
+            try:
+                day = landing_day(folder)
+            except ValueError:
+                continue  # not a day's folder: `unrecognised_landing` names it
+            modified = info.mtime or datetime.fromtimestamp(0, UTC)
+            found.append(LandingFile(self.from_fs_path(info.path), day, info.size or 0, modified.astimezone(UTC)))
+        return sorted(found, key=lambda f: f.uri)
 
     def landing_files(self, entity: str, day: date) -> list[str]:
         """Return the URIs of the files in one day's landing batch, sorted by name."""

@@ -1,7 +1,8 @@
 """Exact accounting of a pipeline run, shared by the embedded and the stack end-to-end tests.
 
-Every landing record is in bronze or its quarantine; every bronze row is in silver, its quarantine, or counted as a
-duplicate; and each count is what the generator's manifests say it delivered.
+Every landing record is in bronze or its quarantine, or counted as a duplicate (its file delivered twice); every
+bronze row is in silver, its quarantine, or counted as a duplicate; and each count is what the generator's manifests
+say it delivered.
 """
 
 from __future__ import annotations
@@ -70,19 +71,36 @@ def _manifest_totals(warehouse: Warehouse) -> dict[str, Counter]:
     return totals
 
 
+def _bronze_duplicates(tables: Tables) -> Counter:
+    """Count the landing records each feed's bronze step set aside as duplicates (a file delivered twice), per the
+    run audit."""
+    if not tables.exists("ops.run_audit"):
+        return Counter()
+    audit = tables.read("ops.run_audit").where("layer = 'bronze' and status = 'ok'").groupBy("step")
+    totals = audit.sum("rows_duplicate").collect()
+    return Counter({r["step"].split(".", 1)[1]: r["sum(rows_duplicate)"] for r in totals})
+
+
+def check_audit(tables: Tables) -> None:
+    """Assert that every bronze step of every run adds up: records in = bronze rows + quarantined + duplicates."""
+    for r in tables.read("ops.run_audit").where("layer = 'bronze' and status = 'ok'").collect():
+        assert r.rows_in == r.rows_out + r.rows_quarantined + r.rows_duplicate, r
+
+
 def versions(tables: Tables) -> dict[str, int | None]:
     return {name: tables.version(name) for name in tables.names()}
 
 
 def check_bronze(warehouse: Warehouse, tables: Tables, *, as_generated: bool = True) -> None:
-    """Assert that landing = bronze + bronze quarantine, per feed, and that the quarantine is what was malformed
-    (`as_generated`; a test that adds faulty files of its own checks the sum alone)."""
+    """Assert that landing = bronze + bronze quarantine + duplicates (files delivered twice), per feed, and that the
+    quarantine is what was malformed (`as_generated`; a test that adds faulty files of its own checks the sum alone)."""
     landing = _landing_records(warehouse)
     quarantined = _bronze_quarantined(tables)
+    duplicates = _bronze_duplicates(tables)
     manifest = _manifest_totals(warehouse)
     for entity in ENTITIES:
         bronze_rows = rows(tables, f"bronze.{entity.name}")
-        assert bronze_rows + quarantined[entity.name] == landing[entity.name], entity.name
+        assert bronze_rows + quarantined[entity.name] + duplicates[entity.name] == landing[entity.name], entity.name
         if as_generated:
             assert quarantined[entity.name] == manifest[entity.name]["malformed"], entity.name
     assert sum(quarantined.values()) > 0, "the dirty rate should have produced malformed lines"

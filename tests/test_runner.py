@@ -40,5 +40,5 @@ def test_a_free_worker_takes_the_ready_step_with_the_longest_chain(monkeypatch, 
     assert [r.step for r in results] == ["head", "side", "middle", "tail"]  # reported in plan order
 
 
-def test_a_steps_first_new_batch_is_the_day_after_its_last_even_across_a_month_or_a_year():
-    assert [next_batch(b) for b in (20260115, 20260131, 20260228, 20261231)] == [20260116, 20260201, 20260301, 20270101]
+def test_batches_are_a_sequence_that_continues_above_the_landing_days_of_an_old_warehouse():
+    assert [next_batch(b) for b in (1, 41, 20260131, 20261231)] == [2, 42, 20260132, 20261232]

@@ -1,4 +1,4 @@
-"""`lakehouse run --watch`: one warm session that takes each new landing batch through the layers once it settles."""
+"""`lakehouse run --watch`: one warm session that takes each new landing file through the layers once it settles."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from deltalake import write_deltalake
 
 from generator import generate
 from lakehouse.entities import CUSTOMERS, ENTITIES
-from lakehouse.pipeline.context import batch_id
-from lakehouse.pipeline.watch import Cycle, describe, pending_batches, watch
+from lakehouse.pipeline.watch import Cycle, describe, pending_files, watch
 from lakehouse.settings import Settings
 from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
@@ -33,18 +32,19 @@ def test_the_watcher_takes_a_new_day_through_every_layer_once_it_has_settled(sho
     startup, second = watch(tables, every=0.1, max_runs=2, sleep=sleep)
 
     assert startup.error is None and not any(r.did_work for r in startup.results)  # nothing new at start-up
-    day = batch_id(landed[0])
+    batch = max(tables.watermark(f"bronze.{e.name}", f"bronze.{e.name}") or 0 for e in ENTITIES)
     assert second.error is None
-    assert second.batches == tuple(sorted((e.name, day) for e in ENTITIES))
+    files = {e.name: warehouse.landing_files(e.name, landed[0]) for e in ENTITIES}
+    assert [(feed, uri) for feed, uri, _, _ in second.files] == sorted((f, u) for f, us in files.items() for u in us)
     # One look saw the day arrive, the next found it unchanged and ran.
     assert sleeps == [0.1, 0.1]
     assert [r.step for r in second.results if r.status != "ok"] == []
-    assert {r.batch_to for r in second.results} == {day}
-    assert pending_batches(tables) == ()
-    assert describe(second).startswith(f"run {second.run_id}: landing {landed[0]:%Y-%m-%d}, ")
+    assert {r.batch_to for r in second.results if r.step.startswith("bronze.")} == {batch}
+    assert pending_files(tables) == ()
+    assert describe(second).startswith(f"run {second.run_id}: {len(second.files)} landing files, ")
 
 
-def test_a_failed_run_is_reported_and_tried_again_only_when_new_batches_land(spark, tmp_path):
+def test_a_failed_run_is_reported_and_tried_again_only_when_new_files_land(spark, tmp_path):
     warehouse = Warehouse(Settings(warehouse=str(tmp_path)))
     tables = Tables(warehouse, spark)
     header = ",".join(CUSTOMERS.fields)
@@ -70,7 +70,8 @@ def test_a_failed_run_is_reported_and_tried_again_only_when_new_batches_land(spa
     assert describe(first).startswith(f"run {first.run_id} failed after ")
     # Not retried while nothing changed (three looks), then once the new day had settled (one more look).
     assert len(sleeps) == 5
-    assert retried.batches == (("customers", batch_id(_date(1))), ("customers", batch_id(_date(2))))
+    landed = [warehouse.landing_file("customers", _date(d), "csv") for d in (1, 2)]
+    assert [(feed, uri) for feed, uri, _, _ in retried.files] == [("customers", uri) for uri in landed]
     assert retried.error is not None and bad in retried.error
 
 

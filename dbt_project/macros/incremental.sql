@@ -1,5 +1,5 @@
 {#- Incremental gold models. The pipeline's dbt step passes the batch the models were last built from
-    (`--vars '{since_batch: 20260130}'`); an incremental model then rebuilds only what later batches touched (the
+    (`--vars '{since_batch: 41}'`); an incremental model then rebuilds only what later batches touched (the
     changed orders, or the days that received rows) by delete+insert on its key, which dbt-duckdb and dbt-trino on
     Trino's Delta connector both do. Without the variable (a plain `lakehouse dbt build`) since_batch is 0: every
     key is rebuilt, which is slower and gives the same table. `--full-refresh` builds the tables anew. -#}

@@ -1,4 +1,4 @@
-"""`lakehouse run`: every pending landing batch through bronze, silver and gold in one Spark session.
+"""`lakehouse run`: every landing file not taken yet through bronze, silver and gold in one Spark session.
 
 A run holds the warehouse's write lease (lakehouse/lease.py) from before Spark starts until it ends, so a second run
 is refused in a second or two, naming the first, instead of doubling rows with it.
@@ -32,7 +32,7 @@ LAYERS = ("bronze", "silver", "gold", "dbt")
 @click.option(
     "--watch",
     is_flag=True,
-    help="Keep Spark running and take each new landing batch through the layers as it lands (Ctrl-C stops).",
+    help="Keep Spark running and take each new landing file through the layers as it lands (Ctrl-C stops).",
 )
 @click.option(
     "--every",

@@ -1,4 +1,4 @@
-"""`lakehouse status`: every table with its Delta version and rows, pending landing batches, what the landing zone
+"""`lakehouse status`: every table with its Delta version and rows, landing files waiting, what the landing zone
 holds that the pipeline does not read, and the last runs."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from rich.table import Table
 
 from lakehouse import lease
 from lakehouse.entities import ENTITIES
-from lakehouse.pipeline.context import batch_id
+from lakehouse.pipeline import landing
 from lakehouse.report import console
 from lakehouse.settings import load_settings
+from lakehouse.tables import Tables
 from lakehouse.warehouse import LANDING_LAYOUT, Unrecognised, Warehouse
 
 
@@ -49,6 +50,24 @@ def _print_unrecognised(found: list[Unrecognised]) -> None:
         console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
+def _landing_table(warehouse: Warehouse) -> Table:
+    """Return per feed: the files landed, the last landing day, the files the ledger holds, and the files waiting."""
+    tables = Tables(warehouse)
+    pending = Table(title="Landing files (ops.landing_files)", title_justify="left")
+    for col in ("feed", "files landed", "last landed", "in the ledger", "waiting"):
+        pending.add_column(col)
+    for entity in ENTITIES:
+        try:
+            listing = warehouse.landing_listing(entity.name)
+            waiting = landing.waiting(tables, entity)
+        except OSError:  # named in the table of what is not read, below
+            listing, waiting = [], []
+        taken = len(landing.recorded(tables, entity.name))
+        last = max((f.day for f in listing), default=None)
+        pending.add_row(entity.name, str(len(listing)), str(last or "-"), str(taken), str(len(waiting)))
+    return pending
+
+
 def _rows(table: DeltaTable) -> int:
     actions = table.get_add_actions(flatten=True)
     column = actions.column("num_records")
@@ -58,7 +77,7 @@ def _rows(table: DeltaTable) -> int:
 @click.command("status")
 @click.option("--runs", type=int, default=15, show_default=True, help="How many recent audit rows to show.")
 def command(runs: int) -> None:
-    """Show the warehouse: tables, versions and row counts, landing batches waiting, and the latest runs."""
+    """Show the warehouse: tables, versions and row counts, landing files waiting, and the latest runs."""
     warehouse = Warehouse(load_settings())
     warehouse.require_exists()
     options = warehouse.storage_options() or None
@@ -81,27 +100,7 @@ def command(runs: int) -> None:
         )
     console.print(tables)
 
-    pending = Table(title="Landing batches", title_justify="left")
-    for col in ("feed", "days landed", "last landed", "ingested up to", "waiting"):
-        pending.add_column(col)
-    for entity in ENTITIES:
-        try:
-            days = warehouse.landing_days(entity.name)
-        except OSError:  # named in the table of what is not read, below
-            days = []
-        uri = warehouse.table_uri(f"bronze.{entity.name}")
-        done = None
-        if DeltaTable.is_deltatable(uri, storage_options=options):
-            done = DeltaTable(uri, storage_options=options).transaction_version(f"bronze.{entity.name}")
-        waiting = [d for d in days if batch_id(d) > (done or 0)]
-        pending.add_row(
-            entity.name,
-            str(len(days)),
-            str(days[-1]) if days else "-",
-            str(done or "-"),
-            str(len(waiting)) if waiting else "0",
-        )
-    console.print(pending)
+    console.print(_landing_table(warehouse))
     unrecognised = _unrecognised(warehouse)
     if unrecognised:
         _print_unrecognised(unrecognised)
@@ -130,7 +129,7 @@ def command(runs: int) -> None:
         if failed:
             console.print(f"[red]{failed} of the latest steps failed[/red]")
     else:
-        console.print("No runs yet: `lakehouse run` processes the landing batches.")
+        console.print("No runs yet: `lakehouse run` processes the landing files.")
     holder = lease.current_holder(warehouse)
     if holder is not None:
         console.print(

@@ -3,8 +3,10 @@
 A line that cannot be parsed goes to `bronze.quarantine` with its raw text (its bytes too, when it is not UTF-8) and
 the reason; a file that cannot be read at all (a CSV whose header is not the contract's, a compressed file, a JSON
 document that is not JSON lines) goes there whole, as one row standing for all its records, and the other files
-and feeds go on. A landing folder that is not a day's (`dt=YYYY-MM-DD`) is skipped with a warning naming it. Each
-feed's batches (landing days) are committed with an application transaction, so a batch is ingested exactly once.
+and feeds go on. A landing folder that is not a day's (`dt=YYYY-MM-DD`) is skipped with a warning naming it. What is
+read is decided per file by the landing ledger (`lakehouse/pipeline/landing.py`): each file once, a file delivered
+twice counted as duplicates, a changed file quarantined as a conflict. Each batch is committed with an application
+transaction, so it is ingested exactly once.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.entities import ENTITIES, Entity
-from lakehouse.pipeline import audit
-from lakehouse.pipeline.context import RunContext, StepResult, batch_id
+from lakehouse.pipeline import audit, landing
+from lakehouse.pipeline.context import RunContext, StepResult
 from lakehouse.rows import split
 from lakehouse.tables import Commit, TableSpec
 from lakehouse.transforms import bronze as tf
@@ -122,55 +124,92 @@ def _upgrade_quarantine(ctx: RunContext) -> None:
         log.warning("%s: raw_base64 and records added to its %d rows", QUARANTINE.name, written.rows)
 
 
+def _batches(ctx: RunContext, entity: Entity, done: int) -> list[tuple[int, list[landing.Entry]]]:
+    """Return the batches to ingest: files a stopped run claimed (under its batch), then new files (under the run's
+    batch, claimed in the ledger here)."""
+    batches = landing.unfinished(ctx, entity, done)
+    new = landing.new_files(ctx.warehouse, entity, landing.recorded(ctx.tables, entity.name))
+    if new:
+        batch = landing.run_batch(ctx)
+        landing.claim(ctx, entity, batch, new)
+        batches.append((batch, new))
+    return batches
+
+
 def ingest(ctx: RunContext, entity: Entity) -> StepResult:
-    """Ingest every landing batch of `entity` newer than the bronze table's watermark."""
+    """Ingest every landing file of `entity` the ledger has not taken yet (`lakehouse/pipeline/landing.py`)."""
     spec = table_spec(entity)
-    step = spec.name
-    result = StepResult(step=step, table=spec.name)
+    result = StepResult(step=spec.name, table=spec.name)
     for stray in ctx.warehouse.unrecognised_landing(entity.name):
         _warn(result, f"skipped {stray.uri}: {stray.why}; the pipeline reads {LANDING_LAYOUT}")
-    done = ctx.tables.watermark(spec.name, step) or 0
-    lost = audit.unrecorded(ctx, step, spec.name, done)
-    days = [d for d in ctx.warehouse.landing_days(entity.name) if batch_id(d) > done]
-    if not days:
+    done = ctx.tables.watermark(spec.name, spec.name) or 0
+    lost = audit.unrecorded(ctx, spec.name, spec.name, done)
+    adopted = landing.adopt(ctx, entity, done)
+    if adopted:
+        _warn(result, f"{adopted} files ingested before {landing.LEDGER.name} existed recorded there, not read again")
+    batches = _batches(ctx, entity, done)
+    if not batches:
         if lost is not None:  # a run committed the batches, then stopped before recording them
             lost.notes.extend(result.notes)
             return lost
         result.status = "skipped"
         return result
-    files = [f for d in days for f in ctx.warehouse.landing_files(entity.name, d)]
-    result.batch_from, result.batch_to = batch_id(days[0]), batch_id(days[-1])
-    if not files:
-        result.status = "skipped"
-        result.notes.append(f"landing folders for {days[0]}..{days[-1]} are empty")
-        return result
+    for batch, entries in batches:
+        _take(ctx, entity, batch, entries, result)
+    if lost is not None:  # and the batches a stopped run committed before these, recorded with them
+        result.absorb(lost)
+    return result
 
+
+def _set_aside(ctx: RunContext, result: StepResult, entries: list[landing.Entry]) -> list[UnreadableFile]:
+    """Warn of the files a batch does not read (duplicates, unchanged, conflicts), count the duplicates' records,
+    and return the conflicts, to be quarantined whole."""
+    conflicts = []
+    for e in entries:
+        if e.status == landing.INGESTED:
+            continue
+        _warn(result, f"set aside {e.file.uri} as {e.status} ({e.records} records): {e.reason}")
+        if e.status == landing.DUPLICATE:
+            result.rows_duplicate += e.records
+            result.rows_in += e.records
+        elif e.status == landing.CONFLICT:
+            head = tf.preview(ctx.warehouse.read_bytes(e.file.uri, limit=tf.HEAD_BYTES))
+            conflicts.append(UnreadableFile(e.file.uri, e.reason or landing.CONFLICT, head, e.records))
+    return conflicts
+
+
+def _take(ctx: RunContext, entity: Entity, batch: int, entries: list[landing.Entry], result: StepResult) -> None:
+    """Read a batch's files into bronze and its quarantine under `batch`, adding what it did to `result`."""
+    spec = table_spec(entity)
+    result.batch_from, result.batch_to = result.batch_from or batch, batch
+    conflicts = _set_aside(ctx, result, entries)
+    files = [e.file.uri for e in entries if e.status == landing.INGESTED]
     unreadable = unreadable_files(ctx, entity, files)
     for u in unreadable:
         _warn(result, f"quarantined {u.uri} whole ({u.records} records): {u.why}")
     skipped = {u.uri for u in unreadable}
+    unreadable += conflicts
     readable = [f for f in files if f not in skipped]
     columns = tf.bronze_columns(entity.fields)
     parsed = (
         read_landing(ctx, entity, readable)
         .transform(tf.with_unreadable_files(_unreadable_frame(ctx, unreadable)))
-        .transform(tf.with_ingestion_metadata(ctx.started_at))
+        .transform(tf.with_ingestion_metadata(ctx.started_at, batch))
         .transform(tf.for_quarantine(entity.name))
         .select(*dict.fromkeys([*columns, *tf.QUARANTINE_COLUMNS]))
     )
     # One Spark pass; the good and the unusable lines part where the engine holds them.
     rows = ctx.tables.materialize(parsed)
     good, bad = split(rows, "reason", columns, tf.QUARANTINE_COLUMNS)
-    commit = Commit(step, result.batch_to)
+    commit = Commit(spec.name, batch)
     _upgrade_quarantine(ctx)
     ctx.tables.append(QUARANTINE, bad, commit=commit, skip_empty=True)
     # A file quarantined whole is one row standing for all its records: the step counts records.
-    result.rows_quarantined = bad.num_rows - len(unreadable) + sum(u.records for u in unreadable)
-    result.rows_in = good.num_rows + result.rows_quarantined
-    written = ctx.tables.append(spec, good, commit=audit.closing(commit, result, good.num_rows))
-    result.rows_out = written.rows
+    quarantined = bad.num_rows - len(unreadable) + sum(u.records for u in unreadable)
+    result.rows_quarantined += quarantined
+    result.rows_in += good.num_rows + quarantined
+    written = ctx.tables.append(spec, good, commit=audit.closing(commit, result, result.rows_out + good.num_rows))
+    result.rows_out += written.rows
     rows.release()
-    result.notes.append(f"{len(files)} files, {len(days)} days")
-    if lost is not None:  # and the batches a stopped run committed before these, recorded with them
-        result.absorb(lost)
-    return result
+    days = {e.file.day for e in entries}
+    result.notes.append(f"batch {batch}: {len(entries)} files, {len(days)} days ({min(days)}..{max(days)})")

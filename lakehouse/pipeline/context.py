@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
@@ -12,19 +12,11 @@ from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
 
 
-def batch_id(day) -> int:  # type: ignore[no-untyped-def]
-    """Return the batch id of a landing day: its date as the number YYYYMMDD."""
-    return day.year * 10000 + day.month * 100 + day.day
-
-
-def batch_day(batch: int) -> date:
-    """Return the landing day of a batch id (the inverse of batch_id)."""
-    return date(batch // 10000, batch // 100 % 100, batch % 100)
-
-
 def next_batch(batch: int) -> int:
-    """Return the batch id of the day after `batch`'s (20260131 → 20260201; batch ids are days, not counters)."""
-    return batch_id(batch_day(batch) + timedelta(days=1))
+    """Return the batch after `batch`: batches are one warehouse-wide sequence that each ingesting run adds one to
+    (lakehouse/pipeline/landing.py). A warehouse made before it numbered its batches by landing day (YYYYMMDD); its
+    new batches continue above those."""
+    return batch + 1
 
 
 @dataclass
@@ -36,6 +28,8 @@ class RunContext:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # The last batch each step is recorded as having done in the audit (audit.recorded reads it once).
     recorded: dict[str, int] | None = field(default=None, repr=False)
+    # The batch this run gives the landing files it takes (landing.run_batch numbers it once).
+    batch: int | None = field(default=None, repr=False)
 
     @property
     def spark(self) -> SparkSession:

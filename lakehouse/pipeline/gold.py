@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from pyspark.sql import functions as F
 
-from lakehouse.pipeline import silver
+from lakehouse.pipeline import landing, silver
 from lakehouse.pipeline.context import RunContext, StepResult, next_batch
 from lakehouse.tables import Commit, TableSpec, sql_in
 from lakehouse.transforms import gold as tf
@@ -32,6 +32,15 @@ DAILY_PRODUCT_METRICS = TableSpec(
     keys=("metric_date", "product_id"),
 )
 TABLES = (SESSIONS, DAILY_PRODUCT_METRICS)
+# The batch markers each gold step reads its batches by (table, app).
+INPUTS = {
+    "gold.sessions": ((silver.EVENTS.name, "silver.events"),),
+    "gold.daily_product_metrics": (
+        (silver.EVENTS.name, "silver.events"),
+        (silver.ORDERS.name, "silver.orders"),
+        (silver.ORDERS.name, "silver.order_status"),
+    ),
+}
 
 
 def _changed_days(ctx: RunContext, table: str, day_column: str, lo: int, hi: int) -> list[date]:
@@ -48,8 +57,9 @@ def sessions(ctx: RunContext) -> StepResult:
     """
     result = StepResult(step="gold.sessions", table=SESSIONS.name)
     done = ctx.tables.watermark(SESSIONS.name, result.step) or 0
-    available = ctx.tables.least_watermark([(silver.EVENTS.name, "silver.events")])
-    if available <= done:
+    available = landing.available(ctx.tables, INPUTS[result.step], INPUTS)
+    # Batches numbered for other feeds move `available` on; only a batch of its inputs gives the step work.
+    if available <= done or landing.newest(ctx.tables, INPUTS[result.step]) <= done:
         result.status = "skipped"
         return result
     result.batch_from, result.batch_to = next_batch(done) if done else None, available
@@ -88,14 +98,9 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
     """Recompute product metrics for every day with new events or with orders that changed."""
     result = StepResult(step="gold.daily_product_metrics", table=DAILY_PRODUCT_METRICS.name)
     done = ctx.tables.watermark(DAILY_PRODUCT_METRICS.name, result.step) or 0
-    available = ctx.tables.least_watermark(
-        [
-            (silver.EVENTS.name, "silver.events"),
-            (silver.ORDERS.name, "silver.orders"),
-            (silver.ORDERS.name, "silver.order_status"),
-        ]
-    )
-    if available <= done:
+    available = landing.available(ctx.tables, INPUTS[result.step], INPUTS)
+    # Batches numbered for other feeds move `available` on; only a batch of its inputs gives the step work.
+    if available <= done or landing.newest(ctx.tables, INPUTS[result.step]) <= done:
         result.status = "skipped"
         return result
     result.batch_from, result.batch_to = next_batch(done) if done else None, available

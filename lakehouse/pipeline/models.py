@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from lakehouse import dbt
+from lakehouse.pipeline import gold, landing
 from lakehouse.pipeline.context import RunContext, StepResult, next_batch
 from lakehouse.tables import TableSpec, sql_in
 
@@ -125,7 +126,7 @@ def build(ctx: RunContext) -> StepResult:
     them to Delta itself."""
     result = StepResult(step="dbt.build", table="dbt models")
     done = built_batch(ctx)
-    available = ctx.tables.least_watermark(INPUTS)
+    available = landing.available(ctx.tables, INPUTS, gold.INPUTS)
     if available <= done:
         result.status = "skipped"
         return result

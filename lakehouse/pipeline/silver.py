@@ -20,7 +20,7 @@ from lakehouse.entities import ORDERS as ORDER_FEED
 from lakehouse.entities import PRODUCTS as PRODUCT_FEED
 from lakehouse.entities import Entity
 from lakehouse.pipeline import audit, bronze
-from lakehouse.pipeline.context import RunContext, StepResult, batch_day, next_batch
+from lakehouse.pipeline.context import RunContext, StepResult, next_batch
 from lakehouse.rows import Rows, split
 from lakehouse.tables import Commit, Frame, TableSpec
 from lakehouse.transforms import silver as tf
@@ -114,9 +114,7 @@ class _Step:
     def read_bronze(self) -> DataFrame:
         lo, hi = self.done, self.available
         self.result.batch_from, self.result.batch_to = next_batch(lo) if lo else None, hi
-        upto = f"_batch_date <= '{batch_day(hi)}'"
-        where = f"_batch_date > '{batch_day(lo)}' and {upto}" if lo else upto
-        return self.ctx.tables.read(self.source, where=where)
+        return self.ctx.tables.read(self.source, where=_batch_range(lo, hi))
 
     def check(self, df: DataFrame, rules: Sequence[tf.Rule]) -> DataFrame:
         """Apply `rules`, quarantine the rows that break one, and return the rest (persisted, still untyped)."""

@@ -1,9 +1,10 @@
-"""`lakehouse run --watch`: one warm Spark session that takes each new landing batch through every layer as it lands.
+"""`lakehouse run --watch`: one warm Spark session that takes each new landing file through every layer as it lands.
 
 A fresh `lakehouse run` pays for starting Spark, importing dbt and warming the JVM on every call; a watcher pays once
-and then spends its time on the new data. It polls the landing zone; a run starts once new batches are there and the
-listing has not changed for one poll (a producer still writing a day is not raced); on start-up it runs at once. A
-failed run is reported, and tried again when new batches land (or the watcher restarts); Ctrl-C stops the watcher.
+and then spends its time on the new data. It polls the landing zone; a run starts once files the landing ledger has
+not taken are there (new, late, changed: lakehouse/pipeline/landing.py) and the listing, sizes and modification times
+included, has not changed for one poll (a producer still writing is not raced); on start-up it runs at once. A
+failed run is reported, and tried again when the waiting files change (or the watcher restarts); Ctrl-C stops it.
 
 The watcher writes the warehouse for as long as it runs, so its caller holds the warehouse's write lease
 (lakehouse/lease.py) all that time, idle or not: each run's id goes into the lease, and a watcher whose lease was
@@ -19,21 +20,20 @@ from dataclasses import dataclass, field
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.lease import Lease
-from lakehouse.pipeline import bronze, runner
-from lakehouse.pipeline.context import RunContext, StepResult, batch_day, batch_id
+from lakehouse.pipeline import landing, runner
+from lakehouse.pipeline.context import RunContext, StepResult
 from lakehouse.tables import Tables
 
-Pending = tuple[tuple[str, int], ...]
+# (feed, file, size, modification time) of each waiting file: a file still being written changes between polls.
+Pending = tuple[tuple[str, str, int, str], ...]
 
 
-def pending_batches(tables: Tables) -> Pending:
-    """Return the landing batches bronze has not taken yet, as sorted (entity, batch id) pairs."""
+def pending_files(tables: Tables) -> Pending:
+    """Return the landing files bronze has not taken yet (landing.waiting), sorted."""
     tables.refresh()
     pending = []
     for entity in ENTITIES:
-        spec = bronze.table_spec(entity)
-        done = tables.watermark(spec.name, spec.name) or 0
-        pending += [(entity.name, b) for d in tables.warehouse.landing_days(entity.name) if (b := batch_id(d)) > done]
+        pending += [(entity.name, f.uri, f.size, f.modified.isoformat()) for f in landing.waiting(tables, entity)]
     return tuple(sorted(pending))
 
 
@@ -41,7 +41,7 @@ def pending_batches(tables: Tables) -> Pending:
 class Cycle:
     """One run the watcher started: what it took, what it did, how long it took, and how it ended."""
 
-    batches: Pending
+    files: Pending
     run_id: str = ""
     results: list[StepResult] = field(default_factory=list)
     seconds: float = 0.0
@@ -60,7 +60,7 @@ def watch(
     sleep: Callable[[float], None] = time.sleep,
     lease: Lease | None = None,
 ) -> list[Cycle]:
-    """Run the pipeline whenever new landing batches have settled; return the cycles once `max_runs` have run.
+    """Run the pipeline whenever new landing files have settled; return the cycles once `max_runs` have run.
 
     With the warehouse's `lease` (held by the caller), raise a UserError instead of starting a run once it is lost.
     """
@@ -68,9 +68,9 @@ def watch(
     seen: Pending | None = None  # what the previous poll found
     failed_on: Pending | None = None  # what the last failed run was given: retried only once the landing changes
     while max_runs is None or len(cycles) < max_runs:
-        pending = pending_batches(tables)
+        pending = pending_files(tables)
         # On start-up it runs once whatever it finds, as `lakehouse run` would (a step left behind by an earlier
-        # failure included); after that only for new batches.
+        # failure included); after that only for new files.
         if not cycles or (pending and pending == seen and pending != failed_on):
             ctx = RunContext(tables)
             if lease is not None:
@@ -100,10 +100,7 @@ def describe(cycle: Cycle) -> str:
     worked = [r for r in cycle.results if r.did_work]
     if not worked:
         return f"run {cycle.run_id}: nothing new"
-    days = sorted({b for _, b in cycle.batches})
-    landed = "no new landing"
-    if days:
-        landed = f"landing {batch_day(days[0])}" + (f"..{batch_day(days[-1])}" if len(days) > 1 else "")
+    landed = f"{len(cycle.files)} landing files" if cycle.files else "no new landing"
     rows_in = sum(r.rows_in for r in worked if r.step.startswith("bronze."))
     quarantined = sum(r.rows_quarantined for r in worked)
     return (

@@ -62,15 +62,15 @@ def batch_date_from_path(path: Column) -> Column:
     return F.to_date(F.regexp_extract(path, r"/dt=(\d{4}-\d{2}-\d{2})/", 1))
 
 
-def with_ingestion_metadata(ingested_at: datetime) -> Transform:
-    """Return a transform adding the batch (from the landing folder) and the ingestion time."""
+def with_ingestion_metadata(ingested_at: datetime, batch: int) -> Transform:
+    """Return a transform adding the batch that took the rows, their landing day (from the landing folder) and the
+    ingestion time."""
 
     def add(df: DataFrame) -> DataFrame:
-        batch_date = batch_date_from_path(F.col("_source_file"))
         return df.withColumns(
             {
-                "_batch_date": batch_date,
-                "_batch_id": F.date_format(batch_date, "yyyyMMdd").cast("int"),
+                "_batch_date": batch_date_from_path(F.col("_source_file")),
+                "_batch_id": F.lit(batch).cast("int"),
                 "_ingested_at": F.lit(ingested_at).cast("timestamp"),
             }
         )

@@ -535,7 +535,7 @@ def typed_events(df: DataFrame) -> DataFrame:
         "referrer",
         "device",
         "country",
-        F.to_date(F.col("_batch_id").cast("string"), "yyyyMMdd").alias("arrived_date"),
+        F.col("_batch_date").alias("arrived_date"),
         *LINEAGE,
     )
 

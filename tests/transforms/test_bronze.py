@@ -60,12 +60,12 @@ def test_line_numbers_count_within_each_file(spark):
     assert_df_equality(numbered, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_ingestion_metadata_comes_from_the_landing_folder(spark):
+def test_ingestion_metadata_has_the_batch_and_the_landing_day_from_the_folder(spark):
     rows = spark.createDataFrame([(FILE,)], "_source_file string")
     at = datetime(2026, 1, 3, 4, 5, 6)
-    out = rows.transform(tf.with_ingestion_metadata(at)).select("_batch_id", "_batch_date", "_ingested_at")
+    out = rows.transform(tf.with_ingestion_metadata(at, 7)).select("_batch_id", "_batch_date", "_ingested_at")
     row = out.first()
-    assert row["_batch_id"] == 20260102
+    assert row["_batch_id"] == 7
     assert str(row["_batch_date"]) == "2026-01-02"
     assert row["_ingested_at"] == at
 

@@ -295,13 +295,13 @@ def test_late_events_are_dated_when_they_happened(spark):
                 "NL",
                 F1,
                 1,
-                20260103,
+                3,
             )
         ],
         "event_id string, event_type string, event_ts string, anonymous_id string, customer_id string, "
         "product_id string, order_id string, page_url string, referrer string, device string, country string, "
         + LINEAGE,
-    )
+    ).withColumn("_batch_date", F.to_date(F.lit("2026-01-03")))
     row = bronze.transform(tf.typed_events).first()
     assert (row.event_date, row.arrived_date, row.customer_id) == (date(2026, 1, 1), date(2026, 1, 3), None)
 
