@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -195,6 +195,21 @@ def registered(client: Trino) -> set[str]:
         f"select table_schema, table_name from {CATALOG}.information_schema.tables where table_schema in ({layers})"
     )
     return {f"{schema}.{table}" for schema, table in rows}
+
+
+def forget_tables(settings: Settings, names: Sequence[str]) -> None:
+    """Unregister the tables `names` (`schema.table`) that Trino knows: their files are gone, and a table made again
+    at the same place must be registered anew."""
+    if not names:
+        return
+    with connected(settings) as client:
+        known = registered(client)
+        for name in names:
+            if name in known:
+                schema, table = name.split(".", 1)
+                client.execute(
+                    f"call {CATALOG}.system.unregister_table(schema_name => '{schema}', table_name => '{table}')"
+                )
 
 
 def register_tables(settings: Settings, warehouse: Warehouse) -> list[str]:

@@ -272,3 +272,36 @@ def test_dbt_leaves_its_database_free_for_other_processes(shop):
         check=False,
     )
     assert other.returncode == 0, other.stderr
+
+
+def test_a_gold_table_deleted_or_made_anew_is_rebuilt_by_the_next_run(shop):
+    """What the dbt step published is checked, not assumed: a gold table that is gone, or another table in its
+    place, is copied whole again by the next run even though nothing new landed."""
+    import shutil
+
+    from deltalake import DeltaTable, write_deltalake
+
+    from lakehouse.pipeline import runner
+    from lakehouse.pipeline.context import RunContext
+    from tests.accounting import fingerprint_of, first_difference
+
+    _, tables, _ = shop
+    runner.run(RunContext(tables), runner.LAYERS)  # whatever earlier tests left waiting
+    gone, replaced = "gold.fct_orders", "gold.mart_daily_sales"
+    before = {name: fingerprint_of(DeltaTable(tables.uri(name)).to_pyarrow_table()) for name in (gone, replaced)}
+    shutil.rmtree(tables.uri(gone))
+    emptied = DeltaTable(tables.uri(replaced)).to_pyarrow_table().slice(0, 0)
+    shutil.rmtree(tables.uri(replaced))
+    write_deltalake(tables.uri(replaced), emptied)  # a table of the same shape, made anew, without rows
+    tables.refresh()
+
+    results = runner.run(RunContext(tables), runner.LAYERS)
+    (built,) = [r for r in results if r.step == "dbt.build"]
+    assert built.status == "ok", built
+    assert "rebuilt whole" in built.notes[-1] and "fct_orders" in built.notes[-1], built.notes
+    assert "mart_daily_sales" in built.notes[-1], built.notes
+    for name, fingerprint in before.items():
+        now = fingerprint_of(DeltaTable(tables.uri(name)).to_pyarrow_table())
+        assert first_difference(name, fingerprint, now) is None
+    again = runner.run(RunContext(tables), runner.LAYERS)
+    assert all(r.status == "skipped" for r in again), [(r.step, r.status) for r in again]

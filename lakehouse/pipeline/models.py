@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
@@ -29,10 +30,45 @@ def _marker(ctx: RunContext) -> str:
     return ctx.warehouse.uri("_lakehouse", "dbt", "built.json")
 
 
+def _built(ctx: RunContext) -> dict:
+    """Return what the last build recorded: its batch, run and gold tables (empty before the first build)."""
+    uri = _marker(ctx)
+    return json.loads(ctx.warehouse.read_bytes(uri)) if ctx.warehouse.exists(uri) else {}
+
+
 def built_batch(ctx: RunContext) -> int:
     """Return the last batch the dbt models were built from (0 before the first build)."""
-    uri = _marker(ctx)
-    return int(json.loads(ctx.warehouse.read_bytes(uri))["batch"]) if ctx.warehouse.exists(uri) else 0
+    return int(_built(ctx).get("batch", 0))
+
+
+def _identity(ctx: RunContext, name: str) -> list | None:
+    """Return [table id, version] of the Delta table `name` (None when there is none): a table made anew has
+    another id, so a copy put back in its place is told apart from the table the build wrote."""
+    from deltalake import DeltaTable
+
+    uri, options = ctx.tables.uri(name), ctx.warehouse.storage_options() or None
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
+        return None
+    table = DeltaTable(uri, storage_options=options)
+    return [table.metadata().id, table.version()]
+
+
+def stale_models(ctx: RunContext) -> list[str]:
+    """Return the gold models whose Delta table is missing, made anew or older than the last build left it."""
+    stale = []
+    for name, (table_id, version) in sorted(_built(ctx).get("tables", {}).items()):
+        now = _identity(ctx, f"gold.{name}")
+        if now is None or now[0] != table_id or now[1] < version:
+            stale.append(name)
+    return stale
+
+
+def _record(ctx: RunContext, batch: int) -> None:
+    """Record the batch built and each gold model's table as the build left it (checked by the next run)."""
+    names = sorted(name for name, node in _models(ctx).items() if node["schema"] == "gold")
+    tables = {name: found for name in names if (found := _identity(ctx, f"gold.{name}")) is not None}
+    record = {"batch": batch, "run_id": ctx.run_id, "tables": tables}
+    ctx.warehouse.write_bytes(_marker(ctx), json.dumps(record).encode())
 
 
 def _models(ctx: RunContext) -> dict[str, dict]:
@@ -70,12 +106,13 @@ def _rebuilt(con: duckdb.DuckDBPyConnection) -> dict[str, list[str] | None]:
     return rebuilt
 
 
-def publish(ctx: RunContext) -> dict[str, int]:
+def publish(ctx: RunContext, whole: Collection[str] = ()) -> dict[str, int]:
     """Copy every model dbt built into the gold schema to the Delta table `gold.<model>`; return rows copied per table.
 
     Only a build whose tests passed gets here, so a bad model is never published. Everything that reads the
     lakehouse (`lakehouse sql`, Superset, Trino in the stack) then reads Delta, never dbt's working database. An
-    incremental model's Delta table is rewritten only where the build rebuilt it: the keys its pre-hook recorded.
+    incremental model's Delta table is rewritten only where the build rebuilt it: the keys its pre-hook recorded;
+    the models in `whole` (their tables missing or not as the last build left them) are copied whole.
     """
     models = _models(ctx)
     con = dbt.connect(ctx.warehouse)
@@ -95,7 +132,7 @@ def publish(ctx: RunContext) -> dict[str, int]:
             spec = TableSpec(f"gold.{name}", description, owner="analytics")
             query = _as_trino_types(con, name)
             keys, key = rebuilt.get(name), node.get("config", {}).get("unique_key")
-            if keys is not None and isinstance(key, str) and ctx.tables.exists(spec.name):
+            if keys is not None and isinstance(key, str) and name not in whole and ctx.tables.exists(spec.name):
                 chosen = f'select * from ({query}) where cast("{key}" as varchar) in (select unnest(?))'
                 data = con.execute(chosen, [keys]).to_arrow_table()
                 ctx.tables.overwrite(spec, data, predicate=sql_in(key, sorted(set(keys))))
@@ -127,24 +164,40 @@ def build(ctx: RunContext) -> StepResult:
     result = StepResult(step="dbt.build", table="dbt models")
     done = built_batch(ctx)
     available = landing.available(ctx.tables, INPUTS, gold.INPUTS)
-    if available <= done:
+    stale = stale_models(ctx)  # what was published is checked, not assumed
+    if available <= done and not stale:
         result.status = "skipped"
         return result
-    result.batch_from, result.batch_to = next_batch(done) if done else None, available
+    if available > done:
+        result.batch_from = next_batch(done) if done else None
+    result.batch_to = max(available, done)
     on_trino = ctx.warehouse.settings.is_stack
     if on_trino:  # dbt's sources are the tables Trino knows: register the ones this run made first
-        from lakehouse import trino
-
-        trino.register_tables(ctx.warehouse.settings, ctx.warehouse)
+        _rebuild_on_trino(ctx, stale)
     freshness = dbt.run(ctx.warehouse, ["source", "freshness"])
     # Incremental models rebuild only what batches after `done` touched (dbt_project/macros/incremental.sql).
     outcome = dbt.run(ctx.warehouse, ["build", "--vars", json.dumps({"since_batch": done})])
-    published = published_on_trino(ctx) if on_trino else publish(ctx)
+    published = published_on_trino(ctx) if on_trino else publish(ctx, whole=stale)
     result.rows_out = sum(published.values())
     where = "on Trino" if on_trino else "published"
     result.notes.append(f"{freshness.summary()}; {outcome.summary()}; {where} {len(published)} models to gold")
-    ctx.warehouse.write_bytes(_marker(ctx), json.dumps({"batch": available, "run_id": ctx.run_id}).encode())
+    if stale:
+        result.notes.append(f"rebuilt whole, as missing or not as the last build left them: {', '.join(stale)}")
+    _record(ctx, max(available, done))
     return result
+
+
+def _rebuild_on_trino(ctx: RunContext, stale: list[str]) -> None:
+    """Register the run's new tables in Trino, then build the stale gold models anew (Trino forgets a table whose
+    files are gone first: its next build creates it at the same place)."""
+    from lakehouse import trino
+
+    settings = ctx.warehouse.settings
+    if stale:
+        trino.forget_tables(settings, [f"gold.{name}" for name in stale if _identity(ctx, f"gold.{name}") is None])
+    trino.register_tables(settings, ctx.warehouse)
+    if stale:
+        dbt.run(ctx.warehouse, ["run", "--full-refresh", "--select", *stale])
 
 
 STEPS = (build,)

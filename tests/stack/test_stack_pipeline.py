@@ -100,18 +100,21 @@ def test_one_more_day_keeps_gold_equal_on_both_deployments(stack_shop, stack_set
     connector on the stack) and the two deployments still agree row for row. Runs last: it adds a day to both.
 
     Trino has forgotten the snapshots first, as it does when its metastore is lost: the run registers them again
-    before dbt builds, so they go on from their own history instead of failing on their files."""
+    before dbt builds, so they go on from their own history instead of failing on their files. And a gold table's
+    files are gone: Trino forgets it and dbt builds it anew."""
     warehouse, tables, _ = stack_shop
     with connected(stack_settings) as trino:
         for name in ("customers", "products"):
             forget = f"call lakehouse.system.unregister_table(schema_name => 'snapshots', table_name => 'snap_{name}')"
             trino.execute(forget)
+    warehouse.fs.delete_dir(warehouse.fs_path(warehouse.table_uri("gold.mart_daily_sales")))
     for shop, run_on in ((warehouse, tables), (embedded_twin.warehouse, embedded_twin)):
         generate(shop, 1, progress=False, **SHOP_SCALE)
         results = runner.run(RunContext(run_on), runner.LAYERS)
         assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.error]
         (built,) = [r for r in results if r.step == "dbt.build"]
         assert built.batch_from == built.batch_to == 2, built  # the first run took the 3 days as batch 1
+        assert ("mart_daily_sales" in built.notes[-1]) == (run_on is tables), built.notes
     gold = sorted(name for name in embedded_twin.names() if name.startswith("gold.") and name not in RUN_DEPENDENT)
     with connected(stack_settings) as trino:
         differences = [_difference(trino, embedded_twin, name) for name in gold]
