@@ -24,13 +24,13 @@ from lakehouse import sql_types as t
 from lakehouse.errors import UserError
 from lakehouse.sql_types import TrinoType
 from lakehouse.trino import DBT_SCHEMAS
-from lakehouse.warehouse import LAYERS, Warehouse
+from lakehouse.warehouse import TABLE_SCHEMAS, Warehouse
 
 CATALOG = "lakehouse"
 INFORMATION_SCHEMA = "information_schema"
 # Every schema Trino's `lakehouse` catalog has on the stack. dbt's hold its views and snapshots there; embedded,
 # they stay in dbt's own DuckDB database, so these schemas are listed and hold no tables.
-SCHEMAS = tuple(sorted((INFORMATION_SCHEMA, *LAYERS, *DBT_SCHEMAS)))
+SCHEMAS = tuple(sorted((INFORMATION_SCHEMA, *TABLE_SCHEMAS, *DBT_SCHEMAS)))
 METADATA_TABLES = ("history", "properties")
 
 # Trino 476's information_schema: its tables and their columns (all varchar but ordinal_position).
@@ -133,7 +133,7 @@ class Catalog:
         if schema not in SCHEMAS:
             raise UserError(
                 f"unknown table {name!r}: name tables as <schema>.<table> "
-                f"with a schema of {', '.join(LAYERS)} (try `lakehouse status`)"
+                f"with a schema of {', '.join(TABLE_SCHEMAS)} (try `lakehouse status`)"
             )
         if schema in DBT_SCHEMAS:
             raise UserError(

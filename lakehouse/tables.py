@@ -57,7 +57,6 @@ class TableSpec:
     description: str
     keys: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
-    owner: str = "data-platform"
 
     def __post_init__(self) -> None:
         parse_table_name(self.name)

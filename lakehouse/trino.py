@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from lakehouse.errors import UserError
 from lakehouse.settings import Settings
-from lakehouse.warehouse import LAYERS, Warehouse
+from lakehouse.warehouse import TABLE_SCHEMAS, Warehouse
 
 if TYPE_CHECKING:
     import requests
@@ -168,7 +168,7 @@ def create_schemas(client: Trino, warehouse: Warehouse) -> None:
     of its registrations (the data stays where it is) and made again at this warehouse's folder.
     """
     existing = {row[0] for row in client.execute(f"show schemas from {CATALOG}")}
-    for layer in (*LAYERS, *DBT_SCHEMAS):
+    for layer in (*TABLE_SCHEMAS, *DBT_SCHEMAS):
         location = warehouse.uri(layer)
         if layer in existing:
             create = client.execute(f"show create schema {CATALOG}.{layer}")[0][0]
@@ -190,7 +190,7 @@ def create_schemas(client: Trino, warehouse: Warehouse) -> None:
 
 def registered(client: Trino) -> set[str]:
     """Return the tables Trino knows in the layers' and dbt's schemas, as `schema.table`."""
-    layers = ", ".join(f"'{layer}'" for layer in (*LAYERS, *DBT_SCHEMAS))
+    layers = ", ".join(f"'{layer}'" for layer in (*TABLE_SCHEMAS, *DBT_SCHEMAS))
     rows = client.execute(
         f"select table_schema, table_name from {CATALOG}.information_schema.tables where table_schema in ({layers})"
     )
@@ -222,7 +222,7 @@ def register_tables(settings: Settings, warehouse: Warehouse) -> list[str]:
         create_schemas(client, warehouse)
         known = registered(client)
         added = []
-        for name in warehouse.tables((*LAYERS, *DBT_SCHEMAS)):
+        for name in warehouse.tables((*TABLE_SCHEMAS, *DBT_SCHEMAS)):
             if name in known:
                 continue
             layer, table = name.split(".", 1)

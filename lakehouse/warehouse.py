@@ -24,7 +24,8 @@ import pyarrow.fs as pafs
 from lakehouse.errors import UserError
 from lakehouse.settings import Settings
 
-LAYERS = ("bronze", "silver", "gold", "ops")
+# The schemas the pipeline's Delta tables live in (a run's layers are another list: bronze, silver, gold, dbt).
+TABLE_SCHEMAS = ("bronze", "silver", "gold", "ops")
 _TABLE_NAME = re.compile(r"^(?P<layer>[a-z]+)\.(?P<table>[a-z][a-z0-9_]*)$")
 # dbt's own working relations (an incremental model's new rows, a table being replaced), dropped after each build.
 _DBT_WORK = re.compile(r"__dbt_(tmp|backup)$")
@@ -65,8 +66,8 @@ class LandingFile:
 def parse_table_name(name: str) -> tuple[str, str]:
     """Return (layer, table) for a name like `silver.orders`, or raise a UserError saying what is wrong."""
     match = _TABLE_NAME.match(name)
-    if not match or match["layer"] not in LAYERS:
-        raise UserError(f"{name!r} is not a table name: use <layer>.<table> with a layer of {', '.join(LAYERS)}")
+    if not match or match["layer"] not in TABLE_SCHEMAS:
+        raise UserError(f"{name!r} is not a table name: use <layer>.<table> with a layer of {', '.join(TABLE_SCHEMAS)}")
     return match["layer"], match["table"]
 
 
@@ -97,7 +98,7 @@ class Warehouse:
     def storage_options(self) -> dict[str, str]:
         return self.settings.storage_options()
 
-    def tables(self, layers: Sequence[str] = LAYERS) -> list[str]:
+    def tables(self, layers: Sequence[str] = TABLE_SCHEMAS) -> list[str]:
         """Return every Delta table of the layers (a folder with a `_delta_log`), as `layer.table`, sorted."""
         found = []
         for layer in layers:

@@ -15,7 +15,6 @@ RUN_AUDIT = TableSpec(
     "Every pipeline step that did work: batches, rows in/out/quarantined/duplicate, duration, status and error.",
     keys=("run_id", "step"),
 )
-TABLES = (RUN_AUDIT,)
 
 SCHEMA = pa.schema(
     [

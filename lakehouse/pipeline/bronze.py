@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.entities import ENTITIES, Entity
+from lakehouse.entities import Entity
 from lakehouse.pipeline import audit, landing
 from lakehouse.pipeline.context import RunContext, StepResult
 from lakehouse.rows import split
@@ -45,9 +45,6 @@ def table_spec(entity: Entity) -> TableSpec:
         f"Raw {entity.description}; every field as delivered (text), partitioned by landing day.",
         partition_by=("_batch_date",),
     )
-
-
-TABLES = (*(table_spec(e) for e in ENTITIES), QUARANTINE)
 
 
 def _source_file() -> F.Column:

@@ -31,7 +31,6 @@ DAILY_PRODUCT_METRICS = TableSpec(
     " cancellations and returns.",
     keys=("metric_date", "product_id"),
 )
-TABLES = (SESSIONS, DAILY_PRODUCT_METRICS)
 # The batch markers each gold step reads its batches by (table, app).
 INPUTS = {
     "gold.sessions": ((silver.EVENTS.name, "silver.events"),),

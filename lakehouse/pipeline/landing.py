@@ -41,7 +41,6 @@ LEDGER = TableSpec(
     keys=("feed", "path", "checksum"),
     partition_by=("feed",),
 )
-TABLES = (LEDGER,)
 
 SCHEMA = pa.schema(
     [

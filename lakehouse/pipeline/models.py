@@ -129,7 +129,7 @@ def publish(ctx: RunContext, whole: Collection[str] = ()) -> dict[str, int]:
         for name in names:
             node = models.get(name, {})
             description = " ".join(node.get("description", "").split()) or f"dbt model {name}"
-            spec = TableSpec(f"gold.{name}", description, owner="analytics")
+            spec = TableSpec(f"gold.{name}", description)
             query = _as_trino_types(con, name)
             keys, key = rebuilt.get(name), node.get("config", {}).get("unique_key")
             if keys is not None and isinstance(key, str) and name not in whole and ctx.tables.exists(spec.name):

@@ -65,19 +65,6 @@ INVENTORY_MOVEMENTS = TableSpec(
     "silver.inventory_movements", "Stock movements with signed quantities.", keys=("movement_id",)
 )
 
-TABLES = (
-    QUARANTINE,
-    CUSTOMERS,
-    CUSTOMERS_HISTORY,
-    PRODUCTS,
-    PRODUCTS_HISTORY,
-    ORDERS,
-    ORDER_ITEMS,
-    ORDER_STATUS_HISTORY,
-    EVENTS,
-    INVENTORY_MOVEMENTS,
-)
-
 
 def _batch_range(lo: int, hi: int) -> str:
     return f"_batch_id > {lo} and _batch_id <= {hi}"

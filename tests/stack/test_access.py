@@ -18,7 +18,7 @@ import yaml
 from lakehouse import stack
 from lakehouse.errors import UserError
 from lakehouse.trino import CA_VARIABLE, DBT_SCHEMAS, PIPELINE_USER, connected, password_variable
-from lakehouse.warehouse import LAYERS
+from lakehouse.warehouse import TABLE_SCHEMAS
 from tests.ports import port
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
@@ -70,7 +70,7 @@ def test_lakehouse_owns_the_catalog_it_writes(shop):
     settings, _ = shop
     with connected(settings) as trino:
         schemas = {row[0] for row in trino.execute("show schemas from lakehouse")}
-        assert {*LAYERS, *DBT_SCHEMAS} <= schemas
+        assert {*TABLE_SCHEMAS, *DBT_SCHEMAS} <= schemas
         location = trino.execute("show create schema lakehouse.silver")[0][0]
         assert f"location = '{settings.warehouse}/silver'" in location
         # Tables registered and unregistered, views made and dropped: what registration and dbt do.
@@ -88,7 +88,7 @@ def test_lakehouse_owns_the_catalog_it_writes(shop):
 
 @pytest.mark.parametrize(
     ("user", "sees"),
-    [("superset", {"gold", "ops"}), ("analyst", {"silver", "gold"}), ("lakehouse", {*LAYERS, *DBT_SCHEMAS})],
+    [("superset", {"gold", "ops"}), ("analyst", {"silver", "gold"}), ("lakehouse", {*TABLE_SCHEMAS, *DBT_SCHEMAS})],
 )
 def test_each_user_sees_the_schemas_it_may_read(shop, user, sees):
     settings, _ = shop
