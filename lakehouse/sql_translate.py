@@ -1118,25 +1118,7 @@ class Translator:
         kinds = [self.type_of(a, scope) for a in arguments]
         arguments = list(node.expressions)  # as typing left them
         if name == "map_agg" and len(arguments) == 2:
-            outer, wrap = self._wrapper(node)
-            pairs = exp.Anonymous(
-                this="list",
-                expressions=[
-                    exp.Struct(
-                        expressions=[
-                            exp.PropertyEQ(this=exp.to_identifier("k"), expression=arguments[0].copy()),
-                            exp.PropertyEQ(this=exp.to_identifier("v"), expression=arguments[1].copy()),
-                        ]
-                    )
-                ],
-            )
-            known = exp.Filter(
-                this=pairs,
-                expression=exp.Where(this=exp.Not(this=exp.Is(this=arguments[0].copy(), expression=exp.Null()))),
-            )
-            self._replace(outer, _call("map_from_entries", wrap(known)))
-            key, value = kinds
-            return t.map_of(key, value) if key is not None and value is not None else None
+            return self._map_agg(node, arguments, kinds)
         if name == "histogram" and kinds:
             return t.map_of(kinds[0], t.BIGINT) if kinds[0] is not None else None
         if name == "every":
@@ -1148,36 +1130,70 @@ class Translator:
         if name in ("infinity", "nan") and not arguments:
             self._replace(node, _cast(exp.Literal.string("inf" if name == "infinity" else "nan"), "double"))
             return t.DOUBLE
-        if name in ("any_match", "all_match", "none_match") and len(arguments) == 2:
-            return self._match(node, name, arguments, scope)
         if name == "format_datetime" and len(arguments) == 2:
-            pattern = arguments[1]
-            converted = java_to_strftime(pattern.this) if isinstance(pattern, exp.Literal) else None
-            if converted is None:
-                raise UserError(
-                    "format_datetime(): the embedded engine knows the pattern letters y M d H h m s S E a D w x "
-                    "and quoted text, given as a literal"
-                )
-            moment = self._wall(arguments[0], kinds[0])
-            self._replace(node, _call("strftime", moment.copy(), exp.Literal.string(converted)))
-            return t.VARCHAR
+            return self._format_datetime(node, arguments, kinds)
         if name in ("with_timezone", "at_timezone") and len(arguments) == 2:
-            zone = arguments[1]
-            if not isinstance(zone, exp.Literal) or not zone.is_string:
-                raise UserError(f"{name}() needs a zone name in quotes on the embedded engine")
-            source = arguments[0]
-            if name == "with_timezone":  # the wall-clock time, read in that zone
-                self._replace(node, _call("timezone", zone.copy(), source.copy()))
-            else:
-                self._replace(node, source.copy())
-            precision = kinds[0].precision if kinds[0] is not None else 3
-            return t.instant(precision, zone.this)
+            return self._timezone(node, name, arguments, kinds)
         raise UserError(
             f"{name}(): the embedded engine does not know Trino's answer for this function "
             "(run it on the stack, LAKEHOUSE_ENV=stack)"
         )
 
     _Anonymous.own_children = True  # type: ignore[attr-defined]
+
+    def _map_agg(
+        self, node: exp.Anonymous, arguments: list[exp.Expr], kinds: list[TrinoType | None]
+    ) -> TrinoType | None:
+        """Rewrite map_agg(k, v) as map_from_entries over the rows whose key is not null; return its map type."""
+        outer, wrap = self._wrapper(node)
+        pairs = exp.Anonymous(
+            this="list",
+            expressions=[
+                exp.Struct(
+                    expressions=[
+                        exp.PropertyEQ(this=exp.to_identifier("k"), expression=arguments[0].copy()),
+                        exp.PropertyEQ(this=exp.to_identifier("v"), expression=arguments[1].copy()),
+                    ]
+                )
+            ],
+        )
+        known = exp.Filter(
+            this=pairs,
+            expression=exp.Where(this=exp.Not(this=exp.Is(this=arguments[0].copy(), expression=exp.Null()))),
+        )
+        self._replace(outer, _call("map_from_entries", wrap(known)))
+        key, value = kinds
+        return t.map_of(key, value) if key is not None and value is not None else None
+
+    def _format_datetime(
+        self, node: exp.Anonymous, arguments: list[exp.Expr], kinds: list[TrinoType | None]
+    ) -> TrinoType:
+        """Rewrite format_datetime(t, 'java pattern') as strftime; return VARCHAR."""
+        pattern = arguments[1]
+        converted = java_to_strftime(pattern.this) if isinstance(pattern, exp.Literal) else None
+        if converted is None:
+            raise UserError(
+                "format_datetime(): the embedded engine knows the pattern letters y M d H h m s S E a D w x "
+                "and quoted text, given as a literal"
+            )
+        moment = self._wall(arguments[0], kinds[0])
+        self._replace(node, _call("strftime", moment.copy(), exp.Literal.string(converted)))
+        return t.VARCHAR
+
+    def _timezone(
+        self, node: exp.Anonymous, name: str, arguments: list[exp.Expr], kinds: list[TrinoType | None]
+    ) -> TrinoType:
+        """Rewrite with_timezone / at_timezone(t, 'zone'); return the instant type in that zone."""
+        zone = arguments[1]
+        if not isinstance(zone, exp.Literal) or not zone.is_string:
+            raise UserError(f"{name}() needs a zone name in quotes on the embedded engine")
+        source = arguments[0]
+        if name == "with_timezone":  # the wall-clock time, read in that zone
+            self._replace(node, _call("timezone", zone.copy(), source.copy()))
+        else:
+            self._replace(node, source.copy())
+        precision = kinds[0].precision if kinds[0] is not None else 3
+        return t.instant(precision, zone.this)
 
     def _match(self, node: exp.Anonymous, name: str, arguments: list[exp.Expr], scope: Scope) -> TrinoType:
         """any_match / all_match / none_match as counts of the elements a predicate holds for (NULLs aside)."""
