@@ -190,17 +190,10 @@ def _distinct_per_group(
     raise RuntimeError("could not draw distinct products for a cart; the shelf is too small")
 
 
-def simulate_traffic(
-    seed: int,
-    day_start_ms: int,
-    weekday: int,
-    events_per_day: int,
-    first_order_number: int,
-    audience: Audience,
-    shelf: Shelf,
-    rng: np.random.Generator,
-) -> Traffic:
-    """Return one day of clickstream events and the orders they created."""
+def _visitors(
+    events_per_day: int, weekday: int, audience: Audience, shelf: Shelf, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return each visit's kind, customer (-1 if anonymous), device and browser key (-1 for a new browser)."""
     purchase_share = rng.uniform(*PURCHASE_SHARE)
     have_products = len(shelf.rows) > 0
     if len(audience.rows) == 0 or not have_products:
@@ -226,8 +219,14 @@ def simulate_traffic(
         audience.numbers[np.maximum(customer, 0)] * 4 + device if len(audience.rows) else 0,
         np.where(returning, (1 << 40) + rng.integers(0, max(visits, 1) * 3, visits), -1),
     ).astype(np.int64)
+    return kind, customer, device, cookie
 
-    # How many events of each type a visit has.
+
+def _event_counts(
+    kind: np.ndarray, shelf: Shelf, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return how many extra page views, adds to cart, removals and product views each visit has."""
+    visits = len(kind)
     extra_pages = np.where(kind == BOUNCE, rng.geometric(0.75, visits) - 1, rng.poisson(1.2, visits))
     lines = rng.choice(4, visits, p=ORDER_LINE_WEIGHTS) + 1
     removes = ((kind >= CART) & (rng.random(visits) < REMOVE_SHARE)).astype(np.int64)
@@ -236,18 +235,55 @@ def simulate_traffic(
     removes = np.minimum(removes, np.maximum(adds - (kind == BUYER), 0))
     views = np.where(kind == BROWSE, 1 + rng.poisson(2.5, visits), 0)
     views = np.where(kind >= CART, adds + rng.poisson(2.0, visits), views)
+    return extra_pages, adds, removes, views
 
-    # Page views: the landing page, then more pages at random moments.
-    pv_visit, pv_pos = _repeat_positions(1 + extra_pages)
-    pv_key = np.where(pv_pos == 0, 0.0, rng.random(len(pv_visit)))
-    pv_phase = np.where(pv_pos == 0, 0, 1)
-    pv_page = np.where(
-        pv_pos == 0,
-        rng.choice(len(_PAGE_LIST), len(pv_visit), p=_LANDING_WEIGHTS),
-        rng.choice(len(_PAGE_LIST), len(pv_visit), p=_LATER_WEIGHTS),
+
+@dataclass(frozen=True)
+class _Pages:
+    """Page views: the landing page, then more pages at random moments."""
+
+    visit: np.ndarray
+    key: np.ndarray  # order inside the visit's phase
+    phase: np.ndarray  # 0 for the landing page, 1 after it
+    page: np.ndarray
+
+
+def _page_views(extra_pages: np.ndarray, rng: np.random.Generator) -> _Pages:
+    """Return each visit's page views: the landing page, then `extra_pages` more."""
+    visit, pos = _repeat_positions(1 + extra_pages)
+    return _Pages(
+        visit=visit,
+        key=np.where(pos == 0, 0.0, rng.random(len(visit))),
+        phase=np.where(pos == 0, 0, 1),
+        page=np.where(
+            pos == 0,
+            rng.choice(len(_PAGE_LIST), len(visit), p=_LANDING_WEIGHTS),
+            rng.choice(len(_PAGE_LIST), len(visit), p=_LATER_WEIGHTS),
+        ),
     )
 
-    # Product views; the first `adds` views of a visit are of products that go into the cart.
+
+@dataclass(frozen=True)
+class _Cart:
+    """Product views, adds to cart (right after the view of the same product) and removals from the cart."""
+
+    v_visit: np.ndarray
+    v_product: np.ndarray
+    v_key: np.ndarray
+    a_visit: np.ndarray
+    a_product: np.ndarray
+    a_key: np.ndarray
+    r_visit: np.ndarray
+    r_add: np.ndarray  # index of the add a removal takes back
+    r_key: np.ndarray
+    removed: np.ndarray  # per add: taken out again
+
+
+def _cart_events(
+    views: np.ndarray, adds: np.ndarray, removes: np.ndarray, shelf: Shelf, rng: np.random.Generator
+) -> _Cart:
+    """Return the product views, adds and removals; the first `adds` views of a visit go into the cart."""
+    have_products = len(shelf.rows) > 0
     popularity = shelf.weights / shelf.weights.sum() if have_products else None
 
     def draw(k: int) -> np.ndarray:
@@ -270,14 +306,21 @@ def simulate_traffic(
     r_key = a_key[r_add] + (1.0 - a_key[r_add]) * rng.uniform(0.05, 1.0, len(r_visit))
     removed = np.zeros(len(a_visit), dtype=bool)
     removed[r_add] = True
+    return _Cart(v_visit, v_product, v_key, a_visit, a_product, a_key, r_visit, r_add, r_key, removed)
 
+
+def _events_by_visit(
+    kind: np.ndarray, pages: _Pages, cart: _Cart
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return every event's visit, type, shelf position (-1) and page (-1 for a product page), grouped by visit
+    and in the visit's order: landing page, browsing and cart, checkout, purchase."""
     c_visit = np.flatnonzero(kind >= ABANDONED_CHECKOUT)
     b_visit = np.flatnonzero(kind == BUYER)
-
-    ev_visit = np.concatenate([pv_visit, v_visit, a_visit, r_visit, c_visit, b_visit])
+    v_visit, a_visit, r_visit = cart.v_visit, cart.a_visit, cart.r_visit
+    ev_visit = np.concatenate([pages.visit, v_visit, a_visit, r_visit, c_visit, b_visit])
     ev_type = np.concatenate(
         [
-            np.full(len(pv_visit), PAGE_VIEW),
+            np.full(len(pages.visit), PAGE_VIEW),
             np.full(len(v_visit), PRODUCT_VIEW),
             np.full(len(a_visit), ADD_TO_CART),
             np.full(len(r_visit), REMOVE_FROM_CART),
@@ -287,19 +330,25 @@ def simulate_traffic(
     ).astype(np.int8)
     ev_phase = np.concatenate(
         [
-            pv_phase,
+            pages.phase,
             np.ones(len(v_visit) + len(a_visit) + len(r_visit)),
             np.full(len(c_visit), 2),
             np.full(len(b_visit), 3),
         ]
     )
-    ev_key = np.concatenate([pv_key, v_key, a_key, r_key, np.zeros(len(c_visit) + len(b_visit))])
+    ev_key = np.concatenate([pages.key, cart.v_key, cart.a_key, cart.r_key, np.zeros(len(c_visit) + len(b_visit))])
     ev_product = np.concatenate(
-        [np.full(len(pv_visit), -1), v_product, a_product, a_product[r_add], np.full(len(c_visit) + len(b_visit), -1)]
+        [
+            np.full(len(pages.visit), -1),
+            cart.v_product,
+            cart.a_product,
+            cart.a_product[cart.r_add],
+            np.full(len(c_visit) + len(b_visit), -1),
+        ]
     ).astype(np.int64)
     ev_page = np.concatenate(
         [
-            pv_page,
+            pages.page,
             np.full(len(v_visit) + len(a_visit), -1),
             np.full(len(r_visit), _CART_PAGE),
             np.full(len(c_visit), _CHECKOUT_PAGE),
@@ -307,26 +356,40 @@ def simulate_traffic(
         ]
     )
     order = np.lexsort((ev_key, ev_phase, ev_visit))
-    ev_visit, ev_type, ev_product, ev_page = ev_visit[order], ev_type[order], ev_product[order], ev_page[order]
-    counts = np.bincount(ev_visit, minlength=visits)
-    _, ev_pos = _repeat_positions(counts)
+    return ev_visit[order], ev_type[order], ev_product[order], ev_page[order]
 
-    # When: gaps of seconds to minutes (always under the 30-minute session gap), from a diurnal start time.
-    gap = np.clip(rng.lognormal(np.log(25_000), 0.9, len(ev_visit)), 800, 20 * 60_000).astype(np.int64)
+
+def _timing(
+    ev_type: np.ndarray,
+    ev_pos: np.ndarray,
+    counts: np.ndarray,
+    weekday: int,
+    day_start_ms: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each event's ms since its visit's start, and each visit's start and duration.
+
+    Gaps are seconds to minutes (always under the 30-minute session gap), from a diurnal start time.
+    """
+    visits = len(counts)
+    gap = np.clip(rng.lognormal(np.log(25_000), 0.9, len(ev_type)), 800, 20 * 60_000).astype(np.int64)
     gap[ev_type == PURCHASE] = rng.integers(20_000, 180_000, int((ev_type == PURCHASE).sum()))
     gap[ev_pos == 0] = 0
     since_start = np.cumsum(gap)
-    since_start -= np.repeat(since_start[np.cumsum(counts) - counts] if len(ev_visit) else since_start, counts)
+    since_start -= np.repeat(since_start[np.cumsum(counts) - counts] if len(ev_type) else since_start, counts)
     duration = np.zeros(visits, dtype=np.int64)
-    if len(ev_visit):
+    if len(ev_type):
         duration = since_start[np.cumsum(counts) - 1]
     hours = _WEEKEND_HOURS if weekday >= 5 else _WEEKDAY_HOURS
     hour = rng.choice(24, visits, p=hours / hours.sum())
     start = day_start_ms + hour * 3_600_000 + rng.integers(0, 3_600_000, visits)
     start = np.minimum(start, day_start_ms + encode.MS_PER_DAY - 1 - duration)
+    return since_start, start, duration
 
-    # A browser has one visit at a time: drop visits that start within 30 minutes of an earlier one's end.
-    keep = np.ones(visits, dtype=bool)
+
+def _one_visit_at_a_time(cookie: np.ndarray, start: np.ndarray, duration: np.ndarray) -> np.ndarray:
+    """Return which visits to keep: a browser drops visits that start within 30 minutes of an earlier one's end."""
+    keep = np.ones(len(cookie), dtype=bool)
     known = cookie >= 0
     if known.any():
         idx = np.flatnonzero(known)
@@ -337,19 +400,15 @@ def simulate_traffic(
         running_end = np.maximum.accumulate(start[by] + duration[by] + group * span) - group * span
         clash = same & (start[by][1:] < running_end[:-1] + SESSION_GAP_MS)
         keep[by[1:][clash]] = False
-    ev_keep = keep[ev_visit]
-    renumber = np.cumsum(keep) - 1
-    line_keep = keep[a_visit] & ~removed & (kind[a_visit] == BUYER)
-    line_visit = renumber[a_visit[line_keep]]
-    line_product = a_product[line_keep]
-    kind, customer, device, start, cookie = kind[keep], customer[keep], device[keep], start[keep], cookie[keep]
-    visits = int(keep.sum())
-    ev_visit, ev_type = renumber[ev_visit[ev_keep]], ev_type[ev_keep]
-    ev_product, ev_page, ev_pos = ev_product[ev_keep], ev_page[ev_keep], ev_pos[ev_keep]
-    ev_ts = start[ev_visit] + since_start[ev_keep]
-    counts = np.bincount(ev_visit, minlength=visits)
+    return keep
 
-    # Login: some visitors are logged in from the start, others log in later (buyers by the checkout).
+
+def _logins(kind: np.ndarray, customer: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return the position of each visit's first logged-in event (int64 max if never).
+
+    Some visitors are logged in from the start, others log in later (buyers by the checkout).
+    """
+    visits = len(kind)
     login = np.where(rng.random(visits) < 0.5, 0, np.iinfo(np.int64).max)
     later = login > 0
     buyer = kind == BUYER
@@ -357,12 +416,22 @@ def simulate_traffic(
     login = np.where(later & buyer, rng.integers(0, np.iinfo(np.int32).max, visits) % (checkout_pos + 1), login)
     browsing = later & ~buyer & (rng.random(visits) < 0.5) & (counts > 1)
     login = np.where(browsing, 1 + rng.integers(0, np.iinfo(np.int32).max, visits) % np.maximum(counts - 1, 1), login)
-    login = np.where(customer >= 0, login, np.iinfo(np.int64).max)
-    ev_customer = np.where(ev_pos >= login[ev_visit], customer[ev_visit], -1)
+    return np.where(customer >= 0, login, np.iinfo(np.int64).max)
 
-    order = np.lexsort((ev_pos, ev_visit, ev_ts))  # time order, as the tracker logs them
 
-    # Orders: one per purchase event, numbered in order_ts order.
+def _orders(
+    ev_type: np.ndarray,
+    ev_visit: np.ndarray,
+    ev_ts: np.ndarray,
+    line_visit: np.ndarray,
+    visits: int,
+    day_start_ms: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the orders' visits and times, each event's order (-1), each line's order and the lines' sort order.
+
+    One order per purchase event, numbered in order_ts order.
+    """
     purchase_events = np.flatnonzero(ev_type == PURCHASE)
     o_visit = ev_visit[purchase_events]
     o_ts = np.minimum(
@@ -375,8 +444,14 @@ def simulate_traffic(
     ev_order = np.where(ev_type == PURCHASE, order_of_visit[ev_visit], -1)
     l_order = order_of_visit[line_visit]
     l_sort = np.argsort(l_order, kind="stable")
+    return o_visit, o_ts, ev_order, l_order, l_sort
 
-    # Per-visit attributes: the browser's cookie id, where it is, where it came from.
+
+def _browsers(
+    seed: int, cookie: np.ndarray, customer: np.ndarray, audience: Audience, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return per visit the browser's 16-byte cookie id, its country and the landing page's referrer."""
+    visits = len(cookie)
     raw = np.empty((visits, 16), dtype=np.uint8)
     fresh = cookie < 0
     raw[fresh] = np.frombuffer(rng.bytes(16 * int(fresh.sum())), dtype=np.uint8).reshape(-1, 16)
@@ -386,6 +461,47 @@ def simulate_traffic(
         known_country = pd.Index(VISITOR_COUNTRIES).get_indexer(audience.country[np.maximum(customer, 0)])
         country = np.where(customer >= 0, known_country, country)
     landing_referrer = rng.choice(len(REFERRERS), visits, p=_REFERRER_WEIGHTS)
+    return raw, country, landing_referrer
+
+
+def simulate_traffic(
+    seed: int,
+    day_start_ms: int,
+    weekday: int,
+    events_per_day: int,
+    first_order_number: int,
+    audience: Audience,
+    shelf: Shelf,
+    rng: np.random.Generator,
+) -> Traffic:
+    """Return one day of clickstream events and the orders they created."""
+    kind, customer, device, cookie = _visitors(events_per_day, weekday, audience, shelf, rng)
+    extra_pages, adds, removes, views = _event_counts(kind, shelf, rng)
+    pages = _page_views(extra_pages, rng)
+    cart = _cart_events(views, adds, removes, shelf, rng)
+    ev_visit, ev_type, ev_product, ev_page = _events_by_visit(kind, pages, cart)
+    counts = np.bincount(ev_visit, minlength=len(kind))
+    _, ev_pos = _repeat_positions(counts)
+    since_start, start, duration = _timing(ev_type, ev_pos, counts, weekday, day_start_ms, rng)
+
+    keep = _one_visit_at_a_time(cookie, start, duration)
+    ev_keep = keep[ev_visit]
+    renumber = np.cumsum(keep) - 1
+    line_keep = keep[cart.a_visit] & ~cart.removed & (kind[cart.a_visit] == BUYER)
+    line_visit = renumber[cart.a_visit[line_keep]]
+    line_product = cart.a_product[line_keep]
+    kind, customer, device, start, cookie = kind[keep], customer[keep], device[keep], start[keep], cookie[keep]
+    visits = int(keep.sum())
+    ev_visit, ev_type = renumber[ev_visit[ev_keep]], ev_type[ev_keep]
+    ev_product, ev_page, ev_pos = ev_product[ev_keep], ev_page[ev_keep], ev_pos[ev_keep]
+    ev_ts = start[ev_visit] + since_start[ev_keep]
+    counts = np.bincount(ev_visit, minlength=visits)
+
+    login = _logins(kind, customer, counts, rng)
+    ev_customer = np.where(ev_pos >= login[ev_visit], customer[ev_visit], -1)
+    order = np.lexsort((ev_pos, ev_visit, ev_ts))  # time order, as the tracker logs them
+    o_visit, o_ts, ev_order, l_order, l_sort = _orders(ev_type, ev_visit, ev_ts, line_visit, visits, day_start_ms, rng)
+    raw, country, landing_referrer = _browsers(seed, cookie, customer, audience, rng)
 
     # The previous event of the same visit (events are still grouped by visit here), for the referrer.
     page = np.where(ev_page >= 0, ev_page, len(PAGES) + np.maximum(ev_product_row(ev_product, shelf), 0))
