@@ -82,42 +82,15 @@ def baseline_events(
             anonymous_id = fake.uuid4()
             country = rnd.choice(VISITOR_COUNTRIES)
 
-        # The funnel: page views, product views, cart, checkout, purchase.
-        steps: list[tuple[str, str | None]] = [("page_view", None)]
-        steps += [("page_view", None) for _ in range(_poisson(rnd, 1.2))]
-        viewed = [f"P{rnd.randint(1, products):05d}" for _ in range(1 + int(rnd.expovariate(1 / 2.5)))]
-        if kind == "bounce":
-            viewed = []
-        carted: list[str] = []
-        if kind in ("cart", "checkout", "purchase"):
-            wanted = rnd.choices([1, 2, 3, 4], weights=ORDER_LINE_WEIGHTS)[0]
-            carted = list(dict.fromkeys(viewed))[:wanted] or viewed[:1]
-        for product in viewed:
-            steps.append(("product_view", product))
-            if product in carted:
-                steps.append(("add_to_cart", product))
-        if carted and rnd.random() < REMOVE_SHARE and len(carted) > 1:
-            steps.append(("remove_from_cart", carted.pop()))
-        if kind in ("checkout", "purchase"):
-            steps.append(("checkout", None))
+        steps = _funnel(kind, products, rnd)
         if kind == "purchase":
-            steps.append(("purchase", None))
             order_number += 1
 
         ts = midnight + timedelta(seconds=rnd.uniform(0, 86_000))
         login = 0 if customer is not None and rnd.random() < 0.5 else len(steps) - 2
         previous_url = rnd.choice(referrers)
         for position, (event_type, product) in enumerate(steps):
-            if product is not None:
-                url = f"{SHOP}/p/{product}"
-            elif event_type == "checkout":
-                url = f"{SHOP}/checkout"
-            elif event_type == "purchase":
-                url = f"{SHOP}/checkout/confirmation"
-            elif event_type == "remove_from_cart":
-                url = f"{SHOP}/cart"
-            else:
-                url = rnd.choice(pages)
+            url = _url(event_type, product, pages, rnd)
             stamp = ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             record = {
                 "event_id": fake.uuid4(),
@@ -137,6 +110,44 @@ def baseline_events(
             ts += timedelta(milliseconds=min(max(rnd.lognormvariate(np.log(25_000), 0.9), 800), 1_200_000))
     lines.sort(key=lambda pair: pair[0])
     return "".join(line + "\n" for _, line in lines).encode("utf-8")
+
+
+def _funnel(kind: str, products: int, rnd: random.Random) -> list[tuple[str, str | None]]:
+    """Return one visit's steps as (event type, product id or None): page views, product views, cart, checkout,
+    purchase."""
+    steps: list[tuple[str, str | None]] = [("page_view", None)]
+    steps += [("page_view", None) for _ in range(_poisson(rnd, 1.2))]
+    viewed = [f"P{rnd.randint(1, products):05d}" for _ in range(1 + int(rnd.expovariate(1 / 2.5)))]
+    if kind == "bounce":
+        viewed = []
+    carted: list[str] = []
+    if kind in ("cart", "checkout", "purchase"):
+        wanted = rnd.choices([1, 2, 3, 4], weights=ORDER_LINE_WEIGHTS)[0]
+        carted = list(dict.fromkeys(viewed))[:wanted] or viewed[:1]
+    for product in viewed:
+        steps.append(("product_view", product))
+        if product in carted:
+            steps.append(("add_to_cart", product))
+    if carted and rnd.random() < REMOVE_SHARE and len(carted) > 1:
+        steps.append(("remove_from_cart", carted.pop()))
+    if kind in ("checkout", "purchase"):
+        steps.append(("checkout", None))
+    if kind == "purchase":
+        steps.append(("purchase", None))
+    return steps
+
+
+def _url(event_type: str, product: str | None, pages: list[str], rnd: random.Random) -> str:
+    """Return the page an event happens on: the product's page, the checkout's, the cart's or a random one."""
+    if product is not None:
+        return f"{SHOP}/p/{product}"
+    if event_type == "checkout":
+        return f"{SHOP}/checkout"
+    if event_type == "purchase":
+        return f"{SHOP}/checkout/confirmation"
+    if event_type == "remove_from_cart":
+        return f"{SHOP}/cart"
+    return rnd.choice(pages)
 
 
 def _poisson(rnd: random.Random, mean: float) -> int:
