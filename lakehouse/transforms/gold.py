@@ -18,6 +18,52 @@ def _is(event_type: str) -> Column:
     return F.col("event_type") == event_type
 
 
+def _number_sessions(events: DataFrame, gap_seconds: int) -> DataFrame:
+    """Return events with `_session_no`: a visitor's running count of events that start a session."""
+    order = Window.partitionBy("anonymous_id").orderBy("event_ts", "event_id")
+    previous = F.lag("event_ts").over(order)
+    starts = previous.isNull() | (F.unix_timestamp("event_ts") - F.unix_timestamp(previous) > F.lit(gap_seconds))
+    return events.withColumn("_starts", starts.cast("int")).withColumn(
+        "_session_no",
+        F.sum("_starts").over(order.rowsBetween(Window.unboundedPreceding, Window.currentRow)),
+    )
+
+
+def _session_aggregates() -> list[Column]:
+    """Return the aggregates of one session's events (first values by event time, then event id)."""
+    first = F.struct("event_ts", "event_id")
+    return [
+        F.min("event_ts").alias("session_start"),
+        F.max("event_ts").alias("session_end"),
+        F.count("*").alias("events"),
+        _count_if(_is("page_view")).alias("page_views"),
+        _count_if(_is("product_view")).alias("product_views"),
+        F.count_distinct(F.when(_is("product_view"), F.col("product_id"))).alias("products_viewed"),
+        _count_if(_is("add_to_cart")).alias("add_to_carts"),
+        F.max_by("customer_id", F.when(F.col("customer_id").isNotNull(), first)).alias("customer_id"),
+        F.min_by("device", first).alias("device"),
+        F.min_by("country", first).alias("country"),
+        F.min_by("referrer", first).alias("referrer"),
+        F.min_by("page_url", first).alias("landing_page"),
+        F.bool_or(_is("add_to_cart")).alias("reached_cart"),
+        F.bool_or(_is("checkout")).alias("reached_checkout"),
+        F.bool_or(_is("purchase")).alias("converted"),
+        F.min_by("order_id", F.when(_is("purchase"), first)).alias("order_id"),
+    ]
+
+
+def _session_id() -> Column:
+    """Return the session id: 32 hex digits of a hash of the visitor and the start time."""
+    return F.substring(
+        F.sha2(
+            F.concat_ws("|", "anonymous_id", F.date_format("session_start", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")),
+            256,
+        ),
+        1,
+        32,
+    )
+
+
 def sessionize(gap_minutes: int = 30) -> Transform:
     """Return a transform turning events into one row per session.
 
@@ -27,42 +73,10 @@ def sessionize(gap_minutes: int = 30) -> Transform:
     gap_seconds = gap_minutes * 60
 
     def build(events: DataFrame) -> DataFrame:
-        order = Window.partitionBy("anonymous_id").orderBy("event_ts", "event_id")
-        previous = F.lag("event_ts").over(order)
-        starts = previous.isNull() | (F.unix_timestamp("event_ts") - F.unix_timestamp(previous) > F.lit(gap_seconds))
-        numbered = events.withColumn("_starts", starts.cast("int")).withColumn(
-            "_session_no",
-            F.sum("_starts").over(order.rowsBetween(Window.unboundedPreceding, Window.currentRow)),
-        )
-        first = F.struct("event_ts", "event_id")
-        sessions = numbered.groupBy("anonymous_id", "_session_no").agg(
-            F.min("event_ts").alias("session_start"),
-            F.max("event_ts").alias("session_end"),
-            F.count("*").alias("events"),
-            _count_if(_is("page_view")).alias("page_views"),
-            _count_if(_is("product_view")).alias("product_views"),
-            F.count_distinct(F.when(_is("product_view"), F.col("product_id"))).alias("products_viewed"),
-            _count_if(_is("add_to_cart")).alias("add_to_carts"),
-            F.max_by("customer_id", F.when(F.col("customer_id").isNotNull(), first)).alias("customer_id"),
-            F.min_by("device", first).alias("device"),
-            F.min_by("country", first).alias("country"),
-            F.min_by("referrer", first).alias("referrer"),
-            F.min_by("page_url", first).alias("landing_page"),
-            F.bool_or(_is("add_to_cart")).alias("reached_cart"),
-            F.bool_or(_is("checkout")).alias("reached_checkout"),
-            F.bool_or(_is("purchase")).alias("converted"),
-            F.min_by("order_id", F.when(_is("purchase"), first)).alias("order_id"),
-        )
-        session_id = F.substring(
-            F.sha2(
-                F.concat_ws("|", "anonymous_id", F.date_format("session_start", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")),
-                256,
-            ),
-            1,
-            32,
-        )
+        numbered = _number_sessions(events, gap_seconds)
+        sessions = numbered.groupBy("anonymous_id", "_session_no").agg(*_session_aggregates())
         return sessions.select(
-            session_id.alias("session_id"),
+            _session_id().alias("session_id"),
             "anonymous_id",
             "customer_id",
             F.to_date("session_start").alias("session_date"),
