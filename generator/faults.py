@@ -205,6 +205,31 @@ def empty_outbox() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in OUTBOX_COLUMNS.items()})
 
 
+def _take_arrivals(
+    arrivals: pd.DataFrame, n: int, extras: list[str], keys: list[int], report: EntityReport, rng: np.random.Generator
+) -> None:
+    """Add the outbox records due today to `extras` at random places among the `n` clean records, and count them."""
+    for kind, line in zip(arrivals["kind"].tolist(), arrivals["line"].tolist(), strict=True):
+        extras.append(line)
+        keys.append(2 * int(rng.integers(0, n + 1)))
+        if kind == "late":
+            report.late_records += 1
+        else:
+            report.faults["duplicate"] += 1
+
+
+def _outbox(entity: str, later: list[tuple[int, str, str]]) -> pd.DataFrame:
+    """Return the records held for later files, (deliver day, kind, line) each, as an outbox."""
+    return pd.DataFrame(
+        {
+            "deliver_day": np.array([d for d, _, _ in later], dtype=np.int64),
+            "entity": pd.Series([entity] * len(later), dtype=object),
+            "kind": pd.Series([k for _, k, _ in later], dtype=object),
+            "line": pd.Series([line for _, _, line in later], dtype=object),
+        }
+    )
+
+
 def assemble(
     entity: str,
     day_ordinal: int,
@@ -254,13 +279,7 @@ def assemble(
                 report.faults[kind] += 1
         start += k
 
-    for kind, line in zip(arrivals["kind"].tolist(), arrivals["line"].tolist(), strict=True):
-        extras.append(line)
-        keys.append(2 * int(rng.integers(0, n + 1)))
-        if kind == "late":
-            report.late_records += 1
-        else:
-            report.faults["duplicate"] += 1
+    _take_arrivals(arrivals, n, extras, keys, report, rng)
 
     kept = np.flatnonzero(keep)
     all_keys = np.concatenate([2 * kept + 1, np.asarray(keys, dtype=np.int64)])
@@ -270,12 +289,4 @@ def assemble(
 
     report.records_written = len(order)
     report.clean_records = len(kept) + report.extra_field_records + report.late_records
-    outbox = pd.DataFrame(
-        {
-            "deliver_day": np.array([d for d, _, _ in later], dtype=np.int64),
-            "entity": pd.Series([entity] * len(later), dtype=object),
-            "kind": pd.Series([k for _, k, _ in later], dtype=object),
-            "line": pd.Series([line for _, _, line in later], dtype=object),
-        }
-    )
-    return body, report, outbox
+    return body, report, _outbox(entity, later)
