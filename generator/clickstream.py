@@ -464,6 +464,27 @@ def _browsers(
     return raw, country, landing_referrer
 
 
+def _pages_and_referrers(
+    ev_page: np.ndarray, ev_product: np.ndarray, ev_pos: np.ndarray, landing_referrer: np.ndarray, shelf: Shelf
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each event's page and referrer (the previous event's page; the landing page's is `landing_referrer`).
+
+    The events must still be grouped by visit, so that the previous event is the same visit's.
+    """
+    page = np.where(ev_page >= 0, ev_page, len(PAGES) + np.maximum(ev_product_row(ev_product, shelf), 0))
+    previous = np.arange(len(ev_page)) - 1
+    return page, np.where(ev_pos == 0, -1 - landing_referrer, page[previous])
+
+
+def _order_lines(
+    cart: _Cart, kind: np.ndarray, keep: np.ndarray, renumber: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each order line's visit (renumbered over the kept visits) and shelf position: a buyer's adds to
+    cart that were not taken out again."""
+    line_keep = keep[cart.a_visit] & ~cart.removed & (kind[cart.a_visit] == BUYER)
+    return renumber[cart.a_visit[line_keep]], cart.a_product[line_keep]
+
+
 def simulate_traffic(
     seed: int,
     day_start_ms: int,
@@ -487,9 +508,7 @@ def simulate_traffic(
     keep = _one_visit_at_a_time(cookie, start, duration)
     ev_keep = keep[ev_visit]
     renumber = np.cumsum(keep) - 1
-    line_keep = keep[cart.a_visit] & ~cart.removed & (kind[cart.a_visit] == BUYER)
-    line_visit = renumber[cart.a_visit[line_keep]]
-    line_product = cart.a_product[line_keep]
+    line_visit, line_product = _order_lines(cart, kind, keep, renumber)
     kind, customer, device, start, cookie = kind[keep], customer[keep], device[keep], start[keep], cookie[keep]
     visits = int(keep.sum())
     ev_visit, ev_type = renumber[ev_visit[ev_keep]], ev_type[ev_keep]
@@ -503,10 +522,7 @@ def simulate_traffic(
     o_visit, o_ts, ev_order, l_order, l_sort = _orders(ev_type, ev_visit, ev_ts, line_visit, visits, day_start_ms, rng)
     raw, country, landing_referrer = _browsers(seed, cookie, customer, audience, rng)
 
-    # The previous event of the same visit (events are still grouped by visit here), for the referrer.
-    page = np.where(ev_page >= 0, ev_page, len(PAGES) + np.maximum(ev_product_row(ev_product, shelf), 0))
-    previous = np.arange(len(ev_visit)) - 1
-    referrer = np.where(ev_pos == 0, -1 - landing_referrer[ev_visit], page[previous])
+    page, referrer = _pages_and_referrers(ev_page, ev_product, ev_pos, landing_referrer[ev_visit], shelf)
     product_rows = ev_product_row(ev_product, shelf)
     customer_rows = (
         np.where(ev_customer >= 0, audience.rows[np.maximum(ev_customer, 0)], -1) if len(audience.rows) else ev_customer
