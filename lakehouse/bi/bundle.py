@@ -12,6 +12,7 @@ import io
 import json
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -134,9 +135,162 @@ def _time_filter(dataset: Dataset) -> list[dict[str, Any]]:
     ]
 
 
+def _kpi(chart: Chart, dataset: Dataset) -> dict[str, Any]:
+    first = chart.metrics[0]
+    return {
+        "viz_type": "big_number_total",
+        "metric": first,
+        "y_axis_format": _format(dataset, first),
+        "header_font_size": 0.4,
+        "subheader_font_size": 0.15,
+    }
+
+
+def _timeseries(chart: Chart, dataset: Dataset) -> dict[str, Any]:
+    """Return a trend's form data (lines over time), or a stacked chart's (stacked bars over time)."""
+    specific = {
+        "viz_type": "echarts_timeseries_line" if chart.kind == "trend" else "echarts_timeseries_bar",
+        "x_axis": dataset.time_column,
+        "time_grain_sqla": GRAINS[chart.options["grain"]],
+        "metrics": chart.metrics,
+        "groupby": chart.by,
+        "row_limit": chart.options.get("limit", 10000),
+        "truncate_metric": True,
+        "show_legend": True,
+        "legendType": "scroll",
+        "legendOrientation": "top",
+        "rich_tooltip": True,
+        "y_axis_format": _format(dataset, chart.metrics[0]),
+        "x_axis_time_format": "smart_date",
+        "tooltipTimeFormat": "smart_date",
+        "markerEnabled": False,
+        "zoomable": False,
+    }
+    if chart.kind == "stacked":
+        specific["stack"] = "Stack"
+    return specific
+
+
+def _bar(chart: Chart, dataset: Dataset) -> dict[str, Any]:
+    first = chart.metrics[0]
+    return {
+        "viz_type": "echarts_timeseries_bar",
+        "x_axis": chart.by[0],
+        "metrics": chart.metrics,
+        "groupby": [],
+        "x_axis_sort": first,
+        "x_axis_sort_asc": False,
+        "xAxisLabelRotation": 30,
+        "row_limit": chart.options.get("limit", 25),
+        "orientation": "vertical",
+        "show_legend": len(chart.metrics) > 1,
+        "rich_tooltip": True,
+        "show_value": True,
+        "y_axis_format": _format(dataset, first),
+        "truncate_metric": True,
+    }
+
+
+def _pie(chart: Chart, dataset: Dataset) -> dict[str, Any]:
+    first = chart.metrics[0]
+    return {
+        "viz_type": "pie",
+        "metric": first,
+        "groupby": chart.by,
+        "row_limit": chart.options.get("limit", 10000),
+        "donut": True,
+        "show_labels": True,
+        "labels_outside": False,
+        "label_type": "percent",
+        "number_format": _format(dataset, first),
+        "show_legend": True,
+        "legendOrientation": "right",
+        "legendType": "scroll",
+        "innerRadius": 40,
+        "outerRadius": 70,
+    }
+
+
+def _table(chart: Chart, dataset: Dataset) -> dict[str, Any]:
+    """Return a table's form data: raw rows in a given order, or aggregates ordered by the first metric."""
+    limit = chart.options.get("limit", 10000)
+    if chart.options.get("raw"):
+        order_by = chart.options.get("order_by", chart.by[0])
+        return {
+            "viz_type": "table",
+            "query_mode": "raw",
+            "all_columns": chart.by,
+            "order_by_cols": [json.dumps([order_by, chart.options.get("order") != "descending"])],
+            "row_limit": limit,
+            "server_pagination": False,
+        }
+    return {
+        "viz_type": "table",
+        "query_mode": "aggregate",
+        "groupby": chart.by,
+        "metrics": chart.metrics,
+        "timeseries_limit_metric": chart.metrics[0] if chart.metrics else None,
+        "order_desc": chart.options.get("order", "descending") == "descending",
+        "row_limit": limit,
+        "server_pagination": False,
+        "include_time": False,
+        "show_cell_bars": True,
+    }
+
+
+def _heatmap(chart: Chart, dataset: Dataset) -> dict[str, Any]:
+    first = chart.metrics[0]
+    return {
+        "viz_type": "heatmap_v2",
+        "x_axis": chart.options["x"],
+        "groupby": chart.options["y"],
+        "metric": first,
+        "row_limit": chart.options.get("limit", 10000),
+        "normalize_across": "heatmap",
+        "linear_color_scheme": "blue_white_yellow",
+        "show_values": True,
+        "show_percentage": False,
+        "show_legend": True,
+        "value_bounds": [None, None],
+        "y_axis_format": _format(dataset, first),
+        "sort_x_axis": "alpha_asc",
+        "sort_y_axis": "alpha_asc",
+        "xscale_interval": -1,
+        "yscale_interval": -1,
+    }
+
+
+def _funnel(chart: Chart, dataset: Dataset) -> dict[str, Any]:
+    first = chart.metrics[0]
+    return {
+        "viz_type": "funnel",
+        "groupby": chart.by,
+        "metric": first,
+        "row_limit": chart.options.get("limit", 10000),
+        "sort_by_metric": True,
+        "show_labels": True,
+        "show_tooltip_labels": True,
+        "label_type": "key_value_percent",
+        "number_format": _format(dataset, first),
+        "show_legend": False,
+    }
+
+
+# The form data particular to each kind of chart (semantic.CHART_KINDS), as Superset's explore view saves it.
+_KIND_PARAMS: dict[str, Callable[[Chart, Dataset], dict[str, Any]]] = {
+    "kpi": _kpi,
+    "trend": _timeseries,
+    "stacked": _timeseries,
+    "bar": _bar,
+    "pie": _pie,
+    "table": _table,
+    "heatmap": _heatmap,
+    "funnel": _funnel,
+}
+
+
 def chart_params(chart: Chart, dataset: Dataset) -> dict[str, Any]:
     """Return the chart's form data, as Superset's explore view would save it."""
-    first = chart.metrics[0] if chart.metrics else None
     common: dict[str, Any] = {
         "adhoc_filters": _time_filter(dataset),
         "time_range": "No filter",
@@ -146,128 +300,7 @@ def chart_params(chart: Chart, dataset: Dataset) -> dict[str, Any]:
     }
     if dataset.time_column:
         common["granularity_sqla"] = dataset.time_column
-    grain = GRAINS[chart.options["grain"]]
-    limit = chart.options.get("limit", 10000)
-    if chart.kind == "kpi":
-        specific = {
-            "viz_type": "big_number_total",
-            "metric": first,
-            "y_axis_format": _format(dataset, first),  # type: ignore[arg-type]
-            "header_font_size": 0.4,
-            "subheader_font_size": 0.15,
-        }
-    elif chart.kind in ("trend", "stacked"):
-        specific = {
-            "viz_type": "echarts_timeseries_line" if chart.kind == "trend" else "echarts_timeseries_bar",
-            "x_axis": dataset.time_column,
-            "time_grain_sqla": grain,
-            "metrics": chart.metrics,
-            "groupby": chart.by,
-            "row_limit": limit,
-            "truncate_metric": True,
-            "show_legend": True,
-            "legendType": "scroll",
-            "legendOrientation": "top",
-            "rich_tooltip": True,
-            "y_axis_format": _format(dataset, first),  # type: ignore[arg-type]
-            "x_axis_time_format": "smart_date",
-            "tooltipTimeFormat": "smart_date",
-            "markerEnabled": False,
-            "zoomable": False,
-        }
-        if chart.kind == "stacked":
-            specific["stack"] = "Stack"
-    elif chart.kind == "bar":
-        specific = {
-            "viz_type": "echarts_timeseries_bar",
-            "x_axis": chart.by[0],
-            "metrics": chart.metrics,
-            "groupby": [],
-            "x_axis_sort": first,
-            "x_axis_sort_asc": False,
-            "xAxisLabelRotation": 30,
-            "row_limit": chart.options.get("limit", 25),
-            "orientation": "vertical",
-            "show_legend": len(chart.metrics) > 1,
-            "rich_tooltip": True,
-            "show_value": True,
-            "y_axis_format": _format(dataset, first),  # type: ignore[arg-type]
-            "truncate_metric": True,
-        }
-    elif chart.kind == "pie":
-        specific = {
-            "viz_type": "pie",
-            "metric": first,
-            "groupby": chart.by,
-            "row_limit": limit,
-            "donut": True,
-            "show_labels": True,
-            "labels_outside": False,
-            "label_type": "percent",
-            "number_format": _format(dataset, first),  # type: ignore[arg-type]
-            "show_legend": True,
-            "legendOrientation": "right",
-            "legendType": "scroll",
-            "innerRadius": 40,
-            "outerRadius": 70,
-        }
-    elif chart.kind == "table":
-        if chart.options.get("raw"):
-            order_by = chart.options.get("order_by", chart.by[0])
-            specific = {
-                "viz_type": "table",
-                "query_mode": "raw",
-                "all_columns": chart.by,
-                "order_by_cols": [json.dumps([order_by, chart.options.get("order") != "descending"])],
-                "row_limit": limit,
-                "server_pagination": False,
-            }
-        else:
-            specific = {
-                "viz_type": "table",
-                "query_mode": "aggregate",
-                "groupby": chart.by,
-                "metrics": chart.metrics,
-                "timeseries_limit_metric": first,
-                "order_desc": chart.options.get("order", "descending") == "descending",
-                "row_limit": limit,
-                "server_pagination": False,
-                "include_time": False,
-                "show_cell_bars": True,
-            }
-    elif chart.kind == "heatmap":
-        specific = {
-            "viz_type": "heatmap_v2",
-            "x_axis": chart.options["x"],
-            "groupby": chart.options["y"],
-            "metric": first,
-            "row_limit": limit,
-            "normalize_across": "heatmap",
-            "linear_color_scheme": "blue_white_yellow",
-            "show_values": True,
-            "show_percentage": False,
-            "show_legend": True,
-            "value_bounds": [None, None],
-            "y_axis_format": _format(dataset, first),  # type: ignore[arg-type]
-            "sort_x_axis": "alpha_asc",
-            "sort_y_axis": "alpha_asc",
-            "xscale_interval": -1,
-            "yscale_interval": -1,
-        }
-    else:  # funnel
-        specific = {
-            "viz_type": "funnel",
-            "groupby": chart.by,
-            "metric": first,
-            "row_limit": limit,
-            "sort_by_metric": True,
-            "show_labels": True,
-            "show_tooltip_labels": True,
-            "label_type": "key_value_percent",
-            "number_format": _format(dataset, first),  # type: ignore[arg-type]
-            "show_legend": False,
-        }
-    return {**common, **specific}
+    return {**common, **_KIND_PARAMS[chart.kind](chart, dataset)}
 
 
 def query_context(chart: Chart, dataset: Dataset, params: dict[str, Any]) -> dict[str, Any]:
