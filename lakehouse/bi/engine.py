@@ -28,7 +28,7 @@ from sqlglot.errors import ParseError
 
 from lakehouse import duckdb_extensions
 from lakehouse.bi.paths import superset_home
-from lakehouse.bi.semantic import Dataset, Layer
+from lakehouse.bi.semantic import Column, Dataset, Layer, Metric
 from lakehouse.errors import UserError
 from lakehouse.settings import Settings
 from lakehouse.sql import create_view
@@ -207,6 +207,26 @@ def _family_ok(declared: str, actual: str) -> bool:
     return actual.upper().startswith(family)
 
 
+def _stored_column(dataset: Dataset, column: Column, actual: dict[str, str]) -> Check:
+    """Return the Check of a column the dataset's SQL returns: there, and of the declared type's family."""
+    item = f"column {column.name}"
+    if column.name not in actual:
+        return Check(dataset.name, item, False, f"not in the dataset (it has {', '.join(actual)})", 0.0)
+    if not _family_ok(column.type, actual[column.name]):
+        return Check(dataset.name, item, False, f"is {actual[column.name]}, declared {column.type}", 0.0)
+    return Check(dataset.name, item, True, actual[column.name], 0.0)
+
+
+def _metric_sql(dataset: Dataset, metric: Metric, source: str) -> str:
+    """Return the query that checks a metric: its latest value by the time column, or its one value."""
+    if dataset.time_column:
+        return (
+            f"select {dataset.time_column}, {metric.expression} as value from {source} "
+            f"group by 1 order by 1 desc limit 1"
+        )
+    return f"select null, {metric.expression} as value from {source}"
+
+
 def check_dataset(queries: Queries | duckdb.DuckDBPyConnection, dataset: Dataset) -> list[Check]:
     """Run the dataset's SQL, columns and metrics on `queries` (or on a DuckDB connection to the views file); return
     one Check per item."""
@@ -244,37 +264,9 @@ def check_dataset(queries: Queries | duckdb.DuckDBPyConnection, dataset: Dataset
                     checks[-1].milliseconds,
                 )
             continue
-        if column.name not in actual:
-            checks.append(
-                Check(
-                    dataset.name,
-                    f"column {column.name}",
-                    False,
-                    f"not in the dataset (it has {', '.join(actual)})",
-                    0.0,
-                )
-            )
-        elif not _family_ok(column.type, actual[column.name]):
-            checks.append(
-                Check(
-                    dataset.name,
-                    f"column {column.name}",
-                    False,
-                    f"is {actual[column.name]}, declared {column.type}",
-                    0.0,
-                )
-            )
-        else:
-            checks.append(Check(dataset.name, f"column {column.name}", True, actual[column.name], 0.0))
+        checks.append(_stored_column(dataset, column, actual))
     for metric in dataset.metrics.values():
-        if dataset.time_column:
-            sql = (
-                f"select {dataset.time_column}, {metric.expression} as value from {source} "
-                f"group by 1 order by 1 desc limit 1"
-            )
-        else:
-            sql = f"select null, {metric.expression} as value from {source}"
-        rows = run(f"metric {metric.name}", sql)
+        rows = run(f"metric {metric.name}", _metric_sql(dataset, metric, source))
         if rows is not None:
             value = rows[0][1] if rows else None
             if value is None:
