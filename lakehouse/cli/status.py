@@ -74,14 +74,8 @@ def _rows(table: DeltaTable) -> int:
     return int(sum(v for v in column.to_pylist() if v is not None))
 
 
-@click.command("status")
-@click.option("--runs", type=int, default=15, show_default=True, help="How many recent audit rows to show.")
-def command(runs: int) -> None:
-    """Show the warehouse: tables, versions and row counts, landing files waiting, and the latest runs."""
-    warehouse = Warehouse(load_settings())
-    warehouse.require_exists()
-    options = warehouse.storage_options() or None
-
+def _tables_table(warehouse: Warehouse, options: dict[str, str] | None) -> Table:
+    """Return a table of the warehouse's tables: version, rows, files and last change of each."""
     tables = Table(title=f"Tables in {warehouse.root}", title_justify="left")
     for col, justify in (
         ("table", "left"),
@@ -98,13 +92,11 @@ def command(runs: int) -> None:
         tables.add_row(
             name, str(dt.version()), f"{_rows(dt):,}", str(len(dt.file_uris())), f"{when} {last['operation']}"
         )
-    console.print(tables)
+    return tables
 
-    console.print(_landing_table(warehouse))
-    unrecognised = _unrecognised(warehouse)
-    if unrecognised:
-        _print_unrecognised(unrecognised)
 
+def _print_runs(warehouse: Warehouse, options: dict[str, str] | None, runs: int) -> None:
+    """Print the latest `runs` rows of the run audit and how many of them failed (or that nothing has run yet)."""
     audit_uri = warehouse.table_uri("ops.run_audit")
     if DeltaTable.is_deltatable(audit_uri, storage_options=options):
         audit = DeltaTable(audit_uri, storage_options=options).to_pyarrow_table()
@@ -130,6 +122,24 @@ def command(runs: int) -> None:
             console.print(f"[red]{failed} of the latest steps failed[/red]")
     else:
         console.print("No runs yet: `lakehouse run` processes the landing files.")
+
+
+@click.command("status")
+@click.option("--runs", type=int, default=15, show_default=True, help="How many recent audit rows to show.")
+def command(runs: int) -> None:
+    """Show the warehouse: tables, versions and row counts, landing files waiting, and the latest runs."""
+    warehouse = Warehouse(load_settings())
+    warehouse.require_exists()
+    options = warehouse.storage_options() or None
+
+    console.print(_tables_table(warehouse, options))
+
+    console.print(_landing_table(warehouse))
+    unrecognised = _unrecognised(warehouse)
+    if unrecognised:
+        _print_unrecognised(unrecognised)
+
+    _print_runs(warehouse, options, runs)
     holder = lease.current_holder(warehouse)
     if holder is not None:
         console.print(
