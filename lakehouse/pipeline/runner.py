@@ -117,6 +117,68 @@ def _timed(ctx: RunContext, step: PlannedStep) -> StepResult:
     return result
 
 
+class _Schedule:
+    """One run's moving parts: the steps waiting, running and finished, and the results not yet in the audit."""
+
+    def __init__(self, ctx: RunContext, plan: list[PlannedStep], listener: Listener, parallelism: int):
+        self.ctx, self.plan, self.listener = ctx, plan, listener
+        planned = {s.name for s in plan}
+        # Needs outside the layers being run (e.g. bronze when only silver runs) are taken as met.
+        self.needs = {s.name: {n for n in s.needs if n in planned} for s in plan}
+        self.chains = chain_lengths(self.needs)
+        self.results: dict[str, StepResult] = {}
+        self.failed: list[StepResult] = []
+        self.lock = threading.Lock()
+        self.counter = iter(range(1, len(plan) + 1))
+        self.pending = list(plan)
+        self.running: dict[Future[StepResult], PlannedStep] = {}
+        self.unrecorded: list[StepResult] = []
+        self.workers = max(1, parallelism)
+
+    def work(self, step: PlannedStep) -> StepResult:
+        with self.lock:
+            index = next(self.counter)
+        self.listener.started(step.name, index, len(self.plan))
+        result = _timed(self.ctx, step)
+        self.listener.finished(result, index, len(self.plan))
+        return result
+
+    def record(self) -> None:
+        try:
+            audit.record(self.ctx, self.unrecorded)
+        except Exception as exc:  # storage gone away, say: the steps' own commits stand, the next run goes on
+            raise PipelineError(f"recording the run in {audit.RUN_AUDIT.name} failed: {_first_line(str(exc))}") from exc
+        self.unrecorded.clear()
+
+    def start_ready(self, pool: ThreadPoolExecutor) -> None:
+        """Start ready steps while a worker is free: a step is chosen when it can start, not queued in advance."""
+        ready = [s for s in self.pending if self.needs[s.name] <= self.results.keys()]
+        free = self.workers - len(self.running)
+        for step in sorted(ready, key=lambda s: -self.chains[s.name])[:free]:  # ties: plan order
+            if step.reads_audit and self.unrecorded:
+                self.record()
+            self.pending.remove(step)
+            self.running[pool.submit(self.work, step)] = step
+
+    def drive(self) -> None:
+        """Run steps until none is running; after a failure the running steps finish and no more start."""
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="step") as pool:
+            self.start_ready(pool)
+            while self.running:
+                done, _ = wait(self.running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    step = self.running.pop(future)
+                    result = future.result()  # a UserError from a step is raised here, unchanged
+                    self.results[step.name] = result
+                    self.unrecorded.append(result)
+                    if result.status == "failed":
+                        self.failed.append(result)
+                # The steps this unblocks start first; the audit rows are written while they run, in one commit.
+                if not self.failed:
+                    self.start_ready(pool)
+                self.record()
+
+
 def run(
     ctx: RunContext,
     layers: Sequence[str] = LAYERS,
@@ -127,70 +189,18 @@ def run(
     listener = listener or Listener()
     ctx.tables.refresh()
     plan = [step for layer in layers for step in steps_of(layer)]
-    planned = {s.name for s in plan}
-    # Needs outside the layers being run (e.g. bronze when only silver runs) are taken as met.
-    needs = {s.name: {n for n in s.needs if n in planned} for s in plan}
-    chains = chain_lengths(needs)
-    results: dict[str, StepResult] = {}
-    failed: list[StepResult] = []
-    lock = threading.Lock()
-    counter = iter(range(1, len(plan) + 1))
-
-    def work(step: PlannedStep) -> StepResult:
-        with lock:
-            index = next(counter)
-        listener.started(step.name, index, len(plan))
-        result = _timed(ctx, step)
-        listener.finished(result, index, len(plan))
-        return result
-
-    pending = list(plan)
-    running: dict[Future[StepResult], PlannedStep] = {}
-    unrecorded: list[StepResult] = []
-
-    def record() -> None:
-        try:
-            audit.record(ctx, unrecorded)
-        except Exception as exc:  # storage gone away, say: the steps' own commits stand, the next run goes on
-            raise PipelineError(f"recording the run in {audit.RUN_AUDIT.name} failed: {_first_line(str(exc))}") from exc
-        unrecorded.clear()
-
-    workers = max(1, parallelism)
-
-    def start_ready(pool: ThreadPoolExecutor) -> None:
-        """Start ready steps while a worker is free: a step is chosen when it can start, not queued in advance."""
-        ready = [s for s in pending if needs[s.name] <= results.keys()]
-        for step in sorted(ready, key=lambda s: -chains[s.name])[: workers - len(running)]:  # ties: plan order
-            if step.reads_audit and unrecorded:
-                record()
-            pending.remove(step)
-            running[pool.submit(work, step)] = step
-
+    schedule = _Schedule(ctx, plan, listener, parallelism)
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
-            start_ready(pool)
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    step = running.pop(future)
-                    result = future.result()  # a UserError from a step is raised here, unchanged
-                    results[step.name] = result
-                    unrecorded.append(result)
-                    if result.status == "failed":
-                        failed.append(result)
-                # The steps this unblocks start first; the audit rows are written while they run, in one commit.
-                if not failed:
-                    start_ready(pool)
-                record()
+        schedule.drive()
     finally:
-        if unrecorded:  # a step raised a UserError: the steps that finished are still recorded
-            record()
-        ordered = [results[s.name] for s in plan if s.name in results]
+        if schedule.unrecorded:  # a step raised a UserError: the steps that finished are still recorded
+            schedule.record()
+        ordered = [schedule.results[s.name] for s in plan if s.name in schedule.results]
         if any(r.status != "skipped" for r in ordered):
             refresh_dashboards(ctx)
-    if failed:
-        first = failed[0]
-        log = _write_log(ctx, failed)
+    if schedule.failed:
+        first = schedule.failed[0]
+        log = _write_log(ctx, schedule.failed)
         raise PipelineError(f"step {first.step} failed: {_first_line(first.error or '')} (details: {log})")
     register_in_sql_engine(ctx)  # after a failure, the next run registers what this one wrote
     return ordered
