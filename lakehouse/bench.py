@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.table import Table
 
 from lakehouse.report import console
-from lakehouse.settings import load_settings
+from lakehouse.settings import Settings, load_settings
 from lakehouse.warehouse import Warehouse
 
 
@@ -81,50 +81,46 @@ def _run_cli(warehouse: str, *args: str, env_extra: dict[str, str] | None = None
     return seconds, done.stdout
 
 
-def run_bench(
-    days: int = 30, events_per_day: int | None = None, workdir: str | None = None, keep: bool = False
-) -> None:
-    """Measure the generator and the pipeline on a fresh warehouse and print the figures."""
+def _fresh_root(workdir: str | None) -> Path:
+    """Return an empty folder for the bench warehouse: `workdir` emptied, or a new temp folder."""
+    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="lakehouse-bench-"))
+    if root.exists() and any(root.iterdir()):
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _bench_generator(warehouse: Warehouse, days: int, events_per_day: int | None) -> list[Figure]:
+    """Generate `days` days into the warehouse; return the generator's figures (and against a per-row Faker loop)."""
     from generator import generate
     from generator.baseline import compare
+
+    console.print(f"generating {days} days …")
+    with console.status(f"Generating {days} days …"):
+        generated = generate(warehouse, days, events_per_day=events_per_day, progress=False)
+    events = generated.rows["events"]
+    whole = Figure(
+        "generator: whole shop",
+        f"{generated.rows_per_second:,.0f} records/s",
+        f"{generated.total_rows:,} records ({events:,} events) for {days} days in {generated.seconds:.1f}s",
+    )
+    with console.status("Generator against a per-row Faker loop …"):
+        comparison = compare(events=100_000)
+    clickstream = Figure(
+        "generator: clickstream events",
+        f"{comparison.vectorised_rows_per_second:,.0f} events/s",
+        f"per-row Faker loop: {comparison.baseline_rows_per_second:,.0f} events/s → {comparison.speedup:.1f}× faster",
+    )
+    return [whole, clickstream]
+
+
+def _bench_full_run(settings: Settings, warehouse: Warehouse, days: int) -> tuple[Figure, float, float]:
+    """Run landing → gold in this process (its first Spark session); return its figure, seconds and dbt seconds."""
     from lakehouse.pipeline import runner
     from lakehouse.pipeline.context import RunContext
     from lakehouse.spark import get_spark
     from lakehouse.tables import Tables
 
-    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="lakehouse-bench-"))
-    if root.exists() and any(root.iterdir()):
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    settings = replace(load_settings(), warehouse=str(root.resolve()))
-    warehouse = Warehouse(settings)
-    figures: list[Figure] = []
-    console.print(f"Benchmark warehouse: {root} · {_machine()}")
-
-    # 1. Generator
-    console.print(f"generating {days} days …")
-    with console.status(f"Generating {days} days …"):
-        generated = generate(warehouse, days, events_per_day=events_per_day, progress=False)
-    events = generated.rows["events"]
-    figures.append(
-        Figure(
-            "generator: whole shop",
-            f"{generated.rows_per_second:,.0f} records/s",
-            f"{generated.total_rows:,} records ({events:,} events) for {days} days in {generated.seconds:.1f}s",
-        )
-    )
-    with console.status("Generator against a per-row Faker loop …"):
-        comparison = compare(events=100_000)
-    figures.append(
-        Figure(
-            "generator: clickstream events",
-            f"{comparison.vectorised_rows_per_second:,.0f} events/s",
-            f"per-row Faker loop: {comparison.baseline_rows_per_second:,.0f} events/s"
-            f" → {comparison.speedup:.1f}× faster",
-        )
-    )
-
-    # 2. Full run, in this process (the first Spark session this process starts).
     with console.status("Starting Spark …"):
         clock = time.perf_counter()
         spark = get_spark(settings, "lakehouse-bench")
@@ -135,21 +131,25 @@ def run_bench(
         clock = time.perf_counter()
         results = runner.run(RunContext(tables), parallelism=settings.parallel_steps)
         pipeline = time.perf_counter() - clock
+    spark.stop()
     full = spark_start + pipeline
     full_dbt = _dbt_seconds(results)
     rows_in = sum(r.rows_in for r in results if r.step.startswith("bronze."))
-    figures.append(
-        Figure(
-            "full run (landing → gold)",
-            f"{full:.1f} s",
-            f"{rows_in:,} landing records; Spark start {spark_start:.1f}s = {spark_start / full:.0%} of it;"
-            f" Spark layers {full - full_dbt - spark_start:.1f}s, dbt {full_dbt:.1f}s",
-        )
+    figure = Figure(
+        "full run (landing → gold)",
+        f"{full:.1f} s",
+        f"{rows_in:,} landing records; Spark start {spark_start:.1f}s = {spark_start / full:.0%} of it;"
+        f" Spark layers {full - full_dbt - spark_start:.1f}s, dbt {full_dbt:.1f}s",
     )
+    return figure, full, full_dbt
 
-    # 3. One more day: a fresh process, as a user or a scheduler would start it (with and without the JVM
-    #    class archive, one day each) ...
-    spark.stop()
+
+def _bench_fresh_process(root: Path, warehouse: Warehouse, full: float) -> list[Figure]:
+    """Return the figures of one more day each in a fresh process, as a user or a scheduler would start it, with
+    and without the JVM class archive."""
+    from generator import generate
+
+    figures: list[Figure] = []
     fresh: dict[str, float] = {}
     for archive in ("off", "on"):
         generate(warehouse, 1, progress=False)
@@ -167,8 +167,16 @@ def run_bench(
     figures.append(
         Figure("class archive speed-up", f"{fresh['off'] / fresh['on']:.2f}×", "one more day, fresh process, off / on")
     )
-    # ... and by `lakehouse run --watch`, whose Spark session stays up between days: the first days warm it.
+    return figures
+
+
+def _bench_watch(settings: Settings, warehouse: Warehouse, full: float, full_dbt: float) -> list[Figure]:
+    """Return the figures of one more day by `lakehouse run --watch`, whose Spark session stays up between days:
+    the first days warm it."""
+    from generator import generate
     from lakehouse.pipeline.watch import watch
+    from lakehouse.spark import get_spark
+    from lakehouse.tables import Tables
 
     spark = get_spark(settings, "lakehouse-bench")
     console.print(f"one more day, `run --watch`: {WATCHED_DAYS} days delivered one at a time …")
@@ -187,36 +195,53 @@ def run_bench(
     spark_days = [day - dbt for day, dbt in zip(days, dbt_days, strict=True)]
     warm, warm_dbt, warm_spark = (statistics.median(each[-SETTLED_DAYS:]) for each in (days, dbt_days, spark_days))
     full_spark = full - full_dbt
-    figures.append(
+    return [
         Figure(
             "one more day, `run --watch`: landing → Spark gold",
             f"{warm_spark:.1f} s",
             f"{warm_spark / full_spark:.1%} of the full run's {full_spark:.1f}s (its Spark start and layers);"
             f" target ≤ 10%; median of the last {SETTLED_DAYS} of {len(cycles)} days;"
             f" day by day {', '.join(f'{s:.1f}' for s in spark_days)}s",
-        )
-    )
-    figures.append(
+        ),
         Figure(
             "one more day, `run --watch`: with dbt",
             f"{warm:.1f} s",
             f"{warm / full:.0%} of the full run; dbt {warm_dbt:.1f}s of it (medians of the last {SETTLED_DAYS} days);"
             f" day by day {', '.join(f'{day:.1f}' for day in days)}s",
-        )
-    )
+        ),
+    ]
 
-    # 4. Dashboards: Superset on this warehouse (on a port of its own), chart queries and render times.
+
+def _bench_dashboards(warehouse: Warehouse) -> tuple[list[Figure], Exception | None]:
+    """Return the figures of Superset on this warehouse (on a port of its own): chart queries and render times;
+    and the failure, if it failed (the pipeline's figures are still worth printing; it is raised after them)."""
     from lakehouse.bi import bench as dashboard_bench
 
     os.environ.setdefault("SUPERSET_PORT", "8097")
     console.print("dashboards: Superset on the bench warehouse …")
-    failure: Exception | None = None
     try:
         shown = dashboard_bench.measure(warehouse, progress=console.print)
-        figures += [Figure(*row) for row in dashboard_bench.summary(shown)]
-    except Exception as exc:  # the pipeline's figures are still worth printing; the failure is raised after them
-        failure = exc
-        figures.append(Figure("dashboards", "failed", f"{type(exc).__name__}: {exc}"))
+        return [Figure(*row) for row in dashboard_bench.summary(shown)], None
+    except Exception as exc:
+        return [Figure("dashboards", "failed", f"{type(exc).__name__}: {exc}")], exc
+
+
+def run_bench(
+    days: int = 30, events_per_day: int | None = None, workdir: str | None = None, keep: bool = False
+) -> None:
+    """Measure the generator and the pipeline on a fresh warehouse and print the figures."""
+    root = _fresh_root(workdir)
+    settings = replace(load_settings(), warehouse=str(root.resolve()))
+    warehouse = Warehouse(settings)
+    console.print(f"Benchmark warehouse: {root} · {_machine()}")
+
+    figures = _bench_generator(warehouse, days, events_per_day)
+    full_run, full, full_dbt = _bench_full_run(settings, warehouse, days)
+    figures.append(full_run)
+    figures += _bench_fresh_process(root, warehouse, full)
+    figures += _bench_watch(settings, warehouse, full, full_dbt)
+    dashboards, failure = _bench_dashboards(warehouse)
+    figures += dashboards
 
     table = Table(title="lakehouse bench", title_justify="left")
     table.add_column("measure")
