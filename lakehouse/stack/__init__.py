@@ -228,17 +228,9 @@ def _retry(action: Callable[[], None], seconds: float, passing: Callable[[Except
         time.sleep(1)
 
 
-def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
-    """Return the S3 server, when the settings' S3 endpoint is on this machine (else the stack uses that S3)."""
-    endpoint = settings.s3_endpoint or ""
-    port = _local_port(endpoint, "AWS_ENDPOINT_URL") if endpoint else None
-    if port is None:
-        return None
-    data = state_dir / "seaweedfs"
-    # Only master, volume, filer and S3, all on 127.0.0.1; their ports derive from the S3 port, so a second
-    # stack (the tests') runs beside the default one. Each also listens on its port + 10000 for gRPC.
-    http_ports = (port, port + 1000, port + 1007, port + 555)
-    command = [
+def _weed_command(data: Path, port: int) -> list[str]:
+    """Return the `weed server` command line for an S3 port: master, volume, filer and S3, all on 127.0.0.1."""
+    return [
         "weed",
         "server",
         f"-dir={data}",
@@ -259,8 +251,12 @@ def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
         "-master.telemetry=false",
     ]
 
+
+def _bucket_maker(settings: Settings, endpoint: str) -> Callable[[], None]:
+    """Return what runs once seaweedfs is up: create the bucket, then write and read an object (after a restart
+    the volumes need a moment to serve)."""
+
     def make_bucket() -> None:
-        """Create the bucket, then write and read an object: after a restart the volumes need a moment to serve."""
         fs = settings.s3.pyarrow()
         bucket = settings.bucket or "lakehouse"
         probe = f"{bucket}/_lakehouse/stack-probe"
@@ -278,6 +274,21 @@ def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
         except OSError:
             raise UserError(f"seaweedfs on {endpoint} cannot store objects yet; see its log") from None
 
+    return make_bucket
+
+
+def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
+    """Return the S3 server, when the settings' S3 endpoint is on this machine (else the stack uses that S3)."""
+    endpoint = settings.s3_endpoint or ""
+    port = _local_port(endpoint, "AWS_ENDPOINT_URL") if endpoint else None
+    if port is None:
+        return None
+    data = state_dir / "seaweedfs"
+    # Only master, volume, filer and S3, all on 127.0.0.1; their ports derive from the S3 port, so a second
+    # stack (the tests') runs beside the default one. Each also listens on its port + 10000 for gRPC.
+    http_ports = (port, port + 1000, port + 1007, port + 555)
+    command = _weed_command(data, port)
+
     # Ready once the volume server, the filer and S3 each say so (their /healthz); S3 answering alone is too early.
     health = [f"http://127.0.0.1:{p}/healthz" for p in (port + 1007, port + 555, port)]
 
@@ -293,8 +304,39 @@ def seaweedfs(settings: Settings, state_dir: Path) -> Service | None:
         ready=lambda: all(_http_ok(url, lambda status, _: status == 200) for url in health),
         program="weed",
         start_timeout=60,
-        after_start=make_bucket,
+        after_start=_bucket_maker(settings, endpoint),
     )
+
+
+def _trino_env(settings: Settings, port: int, jdk: Path) -> dict[str, str]:
+    """Return the environment Trino's launcher runs in: S3, the bucket, where to listen, a shared secret, Java."""
+    return {
+        **settings.s3.environment(),
+        "LAKEHOUSE_BUCKET": settings.bucket or "lakehouse",
+        # infra/trino/etc reads these; compose sets 0.0.0.0 inside its network, here only this machine.
+        "LAKEHOUSE_TRINO_BIND_IP": "127.0.0.1",
+        "LAKEHOUSE_TRINO_PORT": str(port),
+        # Signs Trino's requests to itself; one node, so a fresh one per start does (compose keeps one in .env).
+        TRINO_SHARED_SECRET: secrets.token_urlsafe(32),
+        "JAVA_HOME": str(jdk),
+        "PATH": f"{jdk / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def _schema_maker(settings: Settings) -> Callable[[], None]:
+    """Return what runs once Trino has started: create the lakehouse's schemas."""
+
+    def make_schemas() -> None:
+        from lakehouse import trino as sql
+
+        def create() -> None:
+            with sql.connected(settings) as client:
+                sql.create_schemas(client, Warehouse(settings))
+
+        # For a few seconds after it says it has started, Trino may still answer NO_NODES_AVAILABLE.
+        _retry(create, 30, lambda exc: "NO_NODES_AVAILABLE" in str(exc))
+
+    return make_schemas
 
 
 def trino(settings: Settings, state_dir: Path, options: Sequence[str] = ()) -> Service | None:
@@ -324,31 +366,10 @@ def trino(settings: Settings, state_dir: Path, options: Sequence[str] = ()) -> S
         # The supervisor knows Trino is not running; the launcher's own pid file may still name the last JVM, which
         # lingers as a zombie until it is reaped, and the launcher would refuse to start ("already running").
         (data / "var" / "run" / "launcher.pid").unlink(missing_ok=True)
-        env = {
-            **settings.s3.environment(),
-            "LAKEHOUSE_BUCKET": settings.bucket or "lakehouse",
-            # infra/trino/etc reads these; compose sets 0.0.0.0 inside its network, here only this machine.
-            "LAKEHOUSE_TRINO_BIND_IP": "127.0.0.1",
-            "LAKEHOUSE_TRINO_PORT": str(port),
-            # Signs Trino's requests to itself; one node, so a fresh one per start does (compose keeps one in .env).
-            TRINO_SHARED_SECRET: secrets.token_urlsafe(32),
-            "JAVA_HOME": str(jdk),
-            "PATH": f"{jdk / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-        return command, env
+        return command, _trino_env(settings, port, jdk)
 
     def started() -> bool:
         return _http_ok(f"{settings.trino_url}/v1/info", lambda s, body: s == 200 and not json.loads(body)["starting"])
-
-    def make_schemas() -> None:
-        from lakehouse import trino as sql
-
-        def create() -> None:
-            with sql.connected(settings) as client:
-                sql.create_schemas(client, Warehouse(settings))
-
-        # For a few seconds after it says it has started, Trino may still answer NO_NODES_AVAILABLE.
-        _retry(create, 30, lambda exc: "NO_NODES_AVAILABLE" in str(exc))
 
     return Service(
         "trino",
@@ -358,7 +379,7 @@ def trino(settings: Settings, state_dir: Path, options: Sequence[str] = ()) -> S
         ready=started,
         program=str(home),
         start_timeout=180,
-        after_start=make_schemas,
+        after_start=_schema_maker(settings),
     )
 
 
