@@ -100,30 +100,20 @@ def _run(settings: Settings, label: str, layers: tuple[str, ...] = SPARK_LAYERS)
     return Measured(seconds, live, steps)
 
 
-def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
-    """Generate one shop into a local and an S3 warehouse, take both through the Spark layers, and time Trino."""
+class _Shown(list):
+    """Rows of figures, each printed as soon as it is measured: the whole bench takes a while."""
+
+    def append(self, row: tuple[str, str, str]) -> None:
+        console.print(" · ".join(row), markup=False)
+        super().append(row)
+
+
+def _bench_layers(
+    embedded: Settings, on_stack: Settings, days: int, events_per_day: int | None, rows: _Shown
+) -> Measured:
+    """Generate one shop into the local and the S3 warehouse, take each through the Spark layers, dbt and one more
+    day, and add their rows; return the stack's Spark run."""
     from generator import generate
-    from lakehouse import stack, trino
-    from lakehouse.stack.supervisor import Supervisor
-
-    os.environ["LAKEHOUSE_ENV"] = "stack"
-    load_settings()  # reads .env, where keys made before are found; then make them if there are none
-    stack.ensure_keys()
-    base = load_settings()
-    stack.up(base, say=lambda line: console.print(line, markup=False))
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    local_root = Path(tempfile.mkdtemp(prefix="lakehouse-bench-embedded-"))
-    embedded = replace(base, deployment="embedded", warehouse=str(local_root), delta_engine="delta-rs")
-    on_stack = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}")
-    triple = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}-3x")
-    rows: list[tuple[str, str, str]] = []
-
-    class Shown(list):  # each figure is printed as soon as it is measured: the whole bench takes a while
-        def append(self, row: tuple[str, str, str]) -> None:
-            console.print(" · ".join(row), markup=False)
-            super().append(row)
-
-    rows = Shown()
 
     console.print(f"generating {days} days, twice (local and S3) …")
     for target in (embedded, on_stack):
@@ -161,6 +151,13 @@ def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
                 f"dbt {day:.1f} s = {day / max(full, 0.1):.0%} of the full build (incremental facts and daily marts)",
             )
         )
+    return remote
+
+
+def _bench_triple(triple: Settings, days: int, events_per_day: int | None, remote: Measured, rows: _Shown) -> None:
+    """Take a shop three times as busy through the Spark layers on the stack; add its row (heap against `remote`)."""
+    from generator import generate
+
     big = generate(Warehouse(triple), days, events_per_day=(events_per_day or 33_000) * 3, progress=False)
     large = _run(triple, "stack, 3× shop")
     rows.append(
@@ -172,7 +169,13 @@ def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
         )
     )
 
-    # Trino: restarted, so its first answer is measured from a cold start.
+
+def _bench_trino(base: Settings, on_stack: Settings, rows: _Shown) -> dict[str, dict[str, float]]:
+    """Restart Trino, so its first answer is measured from a cold start, then count every table cold and warm; add
+    the rows and return the seconds by table and attempt."""
+    from lakehouse import stack, trino
+    from lakehouse.stack.supervisor import Supervisor
+
     (service,) = [s for s in stack.services(base) if s.name == "trino"]
     boss = Supervisor(Path(base.stack_dir))
     boss.stop(service)
@@ -182,7 +185,7 @@ def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
         trino.register_tables(on_stack, Warehouse(on_stack))
         ready = time.perf_counter() - clock
         names = Warehouse(on_stack).tables()
-        timings = {}
+        timings: dict[str, dict[str, float]] = {}
         for attempt in ("cold", "warm"):
             for name in names:
                 started = time.perf_counter()
@@ -205,6 +208,27 @@ def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
             f"max of {len(warm)} tables; median {warm[len(warm) // 2]:.2f} s; target ≤ 1 s",
         )
     )
+    return timings
+
+
+def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
+    """Generate one shop into a local and an S3 warehouse, take both through the Spark layers, and time Trino."""
+    from lakehouse import stack
+
+    os.environ["LAKEHOUSE_ENV"] = "stack"
+    load_settings()  # reads .env, where keys made before are found; then make them if there are none
+    stack.ensure_keys()
+    base = load_settings()
+    stack.up(base, say=lambda line: console.print(line, markup=False))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    local_root = Path(tempfile.mkdtemp(prefix="lakehouse-bench-embedded-"))
+    embedded = replace(base, deployment="embedded", warehouse=str(local_root), delta_engine="delta-rs")
+    on_stack = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}")
+    triple = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}-3x")
+    rows = _Shown()
+    remote = _bench_layers(embedded, on_stack, days, events_per_day, rows)
+    _bench_triple(triple, days, events_per_day, remote, rows)
+    timings = _bench_trino(base, on_stack, rows)
 
     table = Table(title="lakehouse bench --stack", title_justify="left")
     for column, justify in (("measure", "left"), ("result", "right"), ("detail", "left")):
