@@ -106,6 +106,13 @@ def check_bronze(warehouse: Warehouse, tables: Tables, *, as_generated: bool = T
     assert sum(quarantined.values()) > 0, "the dirty rate should have produced malformed lines"
 
 
+def _silver_audit(tables: Tables, feed: str) -> list[dict]:
+    """Return the silver audit rows of one feed's step, for a message that says where the counts part."""
+    columns = ["run_id", "step", "batch_from", "batch_to", "rows_in", "rows_out", "rows_quarantined", "rows_duplicate"]
+    audit = tables.read("ops.run_audit").where(f"step like 'silver.{feed}%'").select(*columns, "status", "notes")
+    return [row.asDict() for row in audit.collect()]
+
+
 def check_silver(warehouse: Warehouse, tables: Tables) -> None:
     """Assert that bronze = silver + silver quarantine + duplicates (from the run audit), per feed, as generated."""
     quarantined = _by_entity(tables, "silver.quarantine")
@@ -118,7 +125,10 @@ def check_silver(warehouse: Warehouse, tables: Tables) -> None:
     for entity in ENTITIES:
         bronze_rows = rows(tables, f"bronze.{entity.name}")
         silver_rows = rows(tables, SILVER_TABLE[entity.name])
-        assert bronze_rows == silver_rows + quarantined[entity.name] + duplicates[entity.name], entity.name
+        assert bronze_rows == silver_rows + quarantined[entity.name] + duplicates[entity.name], (
+            f"{entity.name}: bronze {bronze_rows} != silver {silver_rows} + quarantined {quarantined[entity.name]} "
+            f"+ duplicates {duplicates[entity.name]}; audit: {_silver_audit(tables, entity.name)}"
+        )
         # ...and each count is what the generator says it put there.
         assert silver_rows == manifest[entity.name]["clean"], entity.name
         assert quarantined[entity.name] == sum(manifest[entity.name][k] for k in SILVER_FAULTS), entity.name
