@@ -15,6 +15,7 @@ SQL confs), never on the session the pipeline's threads share.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -47,6 +48,8 @@ UNFIT_CONDITIONS = ("CAST_", "NUMERIC_VALUE_OUT_OF_RANGE", "DELTA_FAILED_TO_MERG
 # A merge names at most this many target partitions in its condition (more would make a long condition for
 # little pruning).
 MAX_PRUNED_PARTITIONS = 1000
+# How far back a write looks for its own commit: past the commits of the steps writing the same table meanwhile.
+_OWN_COMMIT_DEPTH = 20
 
 # Delta rebuilds a table's state (its files, their stats) with a shuffle over this many partitions. Its default of
 # 50 made every look at a small table 50 tasks on a machine with a few cores (a small merge 5.5 s against 2.0 s);
@@ -168,13 +171,26 @@ class DeltaSparkEngine:
         done = table.transaction_version(commit.app_id)
         return table.version() if done is not None and done >= commit.version else None
 
-    def _last_commit(self, uri: str) -> tuple[int | None, dict[str, Any]]:
-        """Return the table's version and the metrics of its last commit (the engine's own: one writer per table)."""
-        last = self.history(uri, 1)
-        if not last:
+    def _last_commit(self, uri: str, commit: Commit | None = None) -> tuple[int | None, dict[str, Any]]:
+        """Return the version and metrics of the commit a write just made: the table's last one, or, for a write
+        with a marker, the latest one holding that marker. Steps side by side append to the same quarantine, so
+        the last commit there may be another step's (its metrics once gave one step another's quarantined rows)."""
+        recent = self.history(uri, 1 if commit is None else _OWN_COMMIT_DEPTH)
+        own = [e for e in recent if commit is None or self._carries(uri, e.get("version"), commit)]
+        chosen = (own or recent)[:1]
+        if not chosen:
             return None, {}
-        metrics = {_snake(k): _number(v) for k, v in (last[0].get("operationMetrics") or {}).items()}
-        return last[0].get("version", self.version(uri)), metrics
+        metrics = {_snake(k): _number(v) for k, v in (chosen[0].get("operationMetrics") or {}).items()}
+        return chosen[0].get("version", self.version(uri)), metrics
+
+    def _carries(self, uri: str, version: int | None, commit: Commit) -> bool:
+        """Return whether the table's commit `version` holds `commit`'s marker (its `txn` action)."""
+        if version is None:
+            return False
+        path = f"{self.warehouse.fs_path(uri)}/_delta_log/{version:020d}.json"
+        with self.warehouse.fs.open_input_stream(path) as stream:
+            markers = [json.loads(line)["txn"] for line in stream.read().decode().splitlines() if '"txn"' in line]
+        return any(m.get("appId") == commit.app_id and m.get("version") == commit.version for m in markers)
 
     # -- Spark ------------------------------------------------------------------------------------------------------
     def _path(self, uri: str) -> str:
@@ -323,7 +339,7 @@ class DeltaSparkEngine:
             return self.write(
                 spec, uri, df, mode=mode, predicate=predicate, commit=commit, replace_schema=replace_schema
             )
-        version, metrics = self._last_commit(uri)
+        version, metrics = self._last_commit(uri, commit)
         return WriteResult(spec.name, int(metrics.get("num_output_rows", 0)), version)
 
     def _create(self, writer: Any, uri: str) -> bool:
@@ -375,7 +391,7 @@ class DeltaSparkEngine:
             done = merger.whenNotMatchedInsertAll().execute().collect()
         if not done:  # Delta found the marker in the log itself (a write this engine's cache had not seen)
             return WriteResult(spec.name, 0, self.version(uri), skipped=True)
-        version, metrics = self._last_commit(uri)
+        version, metrics = self._last_commit(uri, commit)
         return WriteResult(spec.name, int(metrics.get("num_source_rows", 0)), version, metrics=metrics)
 
     def _partition_pruning(self, spec: TableSpec, df: Frame, source: DataFrame, on: Sequence[str]) -> str | None:

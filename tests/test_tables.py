@@ -73,6 +73,25 @@ def test_two_steps_first_to_write_a_shared_table_at_once_both_land(tables, spark
     assert tables.watermark("silver.things", "step0") == tables.watermark("silver.things", "step1") == 1
 
 
+def test_steps_writing_a_shared_table_at_once_each_get_their_own_counts(tables, spark):
+    """Each of several appends to one table at once returns the rows it wrote, not another's (a quarantine)."""
+    tables.append(SPEC, _frame(spark, [(0, "d0", "first")]))
+    frames = [_frame(spark, [(10 * i + n, "d1", f"step {i}") for n in range(i + 1)]) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: tables.append(SPEC, frames[i], commit=Commit(f"step{i}", 1)), range(4)))
+    assert [r.rows for r in results] == [1, 2, 3, 4]
+    assert len({r.version for r in results}) == 4
+
+
+def test_a_write_finds_its_own_commit_after_another_step_committed(tables, spark):
+    """The commit a write made is the one with its marker, even when another step's commit came after it."""
+    mine = tables.append(SPEC, _frame(spark, [(1, "d1", "a"), (2, "d1", "b")]), commit=Commit("mine", 1))
+    tables.append(SPEC, _frame(spark, [(3, "d1", "c")]), commit=Commit("other", 1))
+    if hasattr(tables.engine, "_last_commit"):  # delta-spark learns a write's counts from the log afterwards
+        version, metrics = tables.engine._last_commit(tables.uri("silver.things"), Commit("mine", 1))
+        assert (version, metrics["num_output_rows"]) == (mine.version, 2)
+
+
 def test_rows_materialized_from_a_table_keep_their_values_after_that_table_is_written(tables, spark):
     """A step computes what is new against a table, writes it there, then uses the same rows again (a dimension's
     latest versions): the rows must be the ones computed, not recomputed against the table as it now is."""
