@@ -17,16 +17,13 @@ if TYPE_CHECKING:
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
-def _day(batch: int) -> str:
-    return f"{batch // 100 % 100:02d}-{batch % 100:02d}"
-
-
 def _batches(r: StepResult) -> str:
-    """Return the landing days a step took, as MM-DD→MM-DD (`…` when it started from the beginning)."""
+    """Return the batches a step took, as `first→last` (`…` when it started from the beginning). Batches are the
+    warehouse's sequence of runs that found new landing files, not days (docs/operations.md)."""
     if r.batch_to is None:
         return ""
-    start = _day(r.batch_from) if r.batch_from else "…"
-    return f"{start}→{_day(r.batch_to)}" if r.batch_from != r.batch_to else _day(r.batch_to)
+    start = str(r.batch_from) if r.batch_from else "…"
+    return f"{start}→{r.batch_to}" if r.batch_from != r.batch_to else str(r.batch_to)
 
 
 def summary_table(results: Sequence[StepResult], title: str = "Run summary") -> Table:
