@@ -149,6 +149,9 @@ class DeltaSparkEngine:
     def version(self, uri: str) -> int | None:
         return self.log.version(uri)
 
+    def identity(self, uri: str) -> tuple[str, int] | None:
+        return self.log.identity(uri)
+
     def app_version(self, uri: str, app_id: str) -> int | None:
         return self.log.app_version(uri, app_id)
 
@@ -176,12 +179,13 @@ class DeltaSparkEngine:
         with a marker, the latest one holding that marker. Steps side by side append to the same quarantine, so
         the last commit there may be another step's (its metrics once gave one step another's quarantined rows)."""
         recent = self.history(uri, 1 if commit is None else _OWN_COMMIT_DEPTH)
-        own = [e for e in recent if commit is None or self._carries(uri, e.get("version"), commit)]
-        chosen = (own or recent)[:1]
-        if not chosen:
+        if not recent:
             return None, {}
-        metrics = {_snake(k): _number(v) for k, v in (chosen[0].get("operationMetrics") or {}).items()}
-        return chosen[0].get("version", self.version(uri)), metrics
+        # Newest first, so the usual case (the last commit is this write's) reads one commit file.
+        own = (e for e in recent if commit is None or self._carries(uri, e.get("version"), commit))
+        chosen = next(own, recent[0])
+        metrics = {_snake(k): _number(v) for k, v in (chosen.get("operationMetrics") or {}).items()}
+        return chosen.get("version", self.version(uri)), metrics
 
     def _carries(self, uri: str, version: int | None, commit: Commit) -> bool:
         """Return whether the table's commit `version` holds `commit`'s marker (its `txn` action)."""

@@ -121,6 +121,7 @@ class DeltaEngine(Protocol):
     def refresh(self) -> None: ...
     def exists(self, uri: str) -> bool: ...
     def version(self, uri: str) -> int | None: ...
+    def identity(self, uri: str) -> tuple[str, int] | None: ...
     def app_version(self, uri: str, app_id: str) -> int | None: ...
     def read(self, uri: str, *, version: int | None = None, where: str | None = None) -> DataFrame: ...
     def materialize(self, df: DataFrame) -> Rows: ...
@@ -247,6 +248,10 @@ class DeltaRsEngine:
     def version(self, uri: str) -> int | None:
         table = self._table(uri)
         return table.version() if table else None
+
+    def identity(self, uri: str) -> tuple[str, int] | None:
+        table = self._table(uri)
+        return (table.metadata().id, table.version()) if table else None
 
     def app_version(self, uri: str, app_id: str) -> int | None:
         table = self._table(uri)
@@ -466,6 +471,10 @@ class Tables:
     def version(self, name: str) -> int | None:
         """Return the table's current Delta version, or None when it does not exist yet."""
         return self.engine.version(self.uri(name))
+
+    def identity(self, name: str) -> tuple[str, int] | None:
+        """Return the table's id and current version (a table made anew has another id), or None when there is none."""
+        return self.engine.identity(self.uri(name))
 
     def watermark(self, name: str, app_id: str) -> int | None:
         """Return the last batch `app_id` committed to the table, or None when it never has."""

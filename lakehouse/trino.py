@@ -181,9 +181,7 @@ def create_schemas(client: Trino, warehouse: Warehouse) -> None:
                 if kind == "VIEW":  # dbt's views are made again by its next build
                     client.execute(f'drop view {CATALOG}.{layer}."{table}"')
                 else:
-                    client.execute(
-                        f"call {CATALOG}.system.unregister_table(schema_name => '{layer}', table_name => '{table}')"
-                    )
+                    _unregister(client, layer, table)
             client.execute(f"drop schema {CATALOG}.{layer}")
         client.execute(f"create schema {CATALOG}.{layer} with (location = '{location}')")
 
@@ -206,10 +204,12 @@ def forget_tables(settings: Settings, names: Sequence[str]) -> None:
         known = registered(client)
         for name in names:
             if name in known:
-                schema, table = name.split(".", 1)
-                client.execute(
-                    f"call {CATALOG}.system.unregister_table(schema_name => '{schema}', table_name => '{table}')"
-                )
+                _unregister(client, *name.split(".", 1))
+
+
+def _unregister(client: Trino, schema: str, table: str) -> None:
+    """Make Trino forget a table, leaving its files where they are."""
+    client.execute(f"call {CATALOG}.system.unregister_table(schema_name => '{schema}', table_name => '{table}')")
 
 
 def register_tables(settings: Settings, warehouse: Warehouse) -> list[str]:

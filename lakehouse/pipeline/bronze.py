@@ -124,8 +124,9 @@ def _upgrade_quarantine(ctx: RunContext) -> None:
 def _batches(ctx: RunContext, entity: Entity, done: int) -> list[tuple[int, list[landing.Entry]]]:
     """Return the batches to ingest: files a stopped run claimed (under its batch), then new files (under the run's
     batch, claimed in the ledger here)."""
-    batches = landing.unfinished(ctx, entity, done)
-    new = landing.new_files(ctx.warehouse, entity, landing.recorded(ctx.tables, entity.name))
+    rows = landing.recorded(ctx.tables, entity.name)  # read once: what stopped runs claimed, and what is known
+    batches = landing.unfinished(rows, done)
+    new = landing.new_files(ctx.warehouse, entity, rows)
     if new:
         batch = landing.run_batch(ctx)
         landing.claim(ctx, entity, batch, new)

@@ -148,11 +148,11 @@ def new_files(warehouse: Warehouse, entity: Entity, rows: list[dict]) -> list[En
     return entries
 
 
-def unfinished(ctx: RunContext, entity: Entity, done: int) -> list[tuple[int, list[Entry]]]:
-    """Return the batches (oldest first) and their files that runs claimed in the ledger but did not commit to bronze
-    (above `done`)."""
+def unfinished(rows: list[dict], done: int) -> list[tuple[int, list[Entry]]]:
+    """Return the batches (oldest first) and their files that runs claimed in the ledger `rows` but did not commit to
+    bronze (above `done`)."""
     claims: dict[int, list[Entry]] = {}
-    for r in sorted(recorded(ctx.tables, entity.name), key=lambda r: r["path"]):
+    for r in sorted(rows, key=lambda r: r["path"]):
         if r["batch_id"] > done:
             entry = Entry(_file(r), r["checksum"], r["records"], r["status"], r["reason"])
             claims.setdefault(r["batch_id"], []).append(entry)
@@ -235,12 +235,15 @@ def _rows(feed: str, batches: dict[str, int], entries: list[Entry]) -> pa.Table:
     return pa.Table.from_pylist(rows, SCHEMA)
 
 
+def _append(ctx: RunContext, entity: Entity, batches: dict[str, int], entries: list[Entry], marker: int) -> None:
+    """Append ledger rows for `entries`, once: the bronze step's marker for batch `marker` rides on the commit."""
+    with _WRITING:
+        ctx.tables.append(LEDGER, _rows(entity.name, batches, entries), commit=Commit(_bronze(entity), marker))
+
+
 def claim(ctx: RunContext, entity: Entity, batch: int, entries: list[Entry]) -> None:
     """Record `entries` as taken by `batch`, once (the bronze step's marker rides on the commit)."""
-    with _WRITING:
-        step = _bronze(entity)
-        rows = _rows(entity.name, {e.file.uri: batch for e in entries}, entries)
-        ctx.tables.append(LEDGER, rows, commit=Commit(step, batch))
+    _append(ctx, entity, {e.file.uri: batch for e in entries}, entries, batch)
 
 
 def ingested_before(tables: Tables, feed: str) -> dict[str, int]:
@@ -267,9 +270,7 @@ def adopt(ctx: RunContext, entity: Entity, done: int) -> int:
         if file.uri in taken or not records:  # a file without records left no row, but was read all the same
             entries.append(Entry(file, checksum, records, INGESTED, ADOPTED))
     if entries:
-        with _WRITING:
-            rows = _rows(entity.name, {e.file.uri: taken.get(e.file.uri, done) for e in entries}, entries)
-            ctx.tables.append(LEDGER, rows, commit=Commit(_bronze(entity), done))
+        _append(ctx, entity, {e.file.uri: taken.get(e.file.uri, done) for e in entries}, entries, done)
     return len(entries)
 
 

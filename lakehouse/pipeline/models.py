@@ -41,32 +41,22 @@ def built_batch(ctx: RunContext) -> int:
     return int(_built(ctx).get("batch", 0))
 
 
-def _identity(ctx: RunContext, name: str) -> list | None:
-    """Return [table id, version] of the Delta table `name` (None when there is none): a table made anew has
-    another id, so a copy put back in its place is told apart from the table the build wrote."""
-    from deltalake import DeltaTable
-
-    uri, options = ctx.tables.uri(name), ctx.warehouse.storage_options() or None
-    if not DeltaTable.is_deltatable(uri, storage_options=options):
-        return None
-    table = DeltaTable(uri, storage_options=options)
-    return [table.metadata().id, table.version()]
-
-
 def stale_models(ctx: RunContext) -> list[str]:
     """Return the gold models whose Delta table is missing, made anew or older than the last build left it."""
     stale = []
     for name, (table_id, version) in sorted(_built(ctx).get("tables", {}).items()):
-        now = _identity(ctx, f"gold.{name}")
+        now = ctx.tables.identity(f"gold.{name}")
         if now is None or now[0] != table_id or now[1] < version:
             stale.append(name)
     return stale
 
 
 def _record(ctx: RunContext, batch: int) -> None:
-    """Record the batch built and each gold model's table as the build left it (checked by the next run)."""
+    """Record the batch built and each gold model's table as the build left it (checked by the next run): its id (a
+    table made anew has another) and version. Read afresh: on the stack, Trino wrote them, not this process."""
+    ctx.tables.refresh()
     names = sorted(name for name, node in _models(ctx).items() if node["schema"] == "gold")
-    tables = {name: found for name in names if (found := _identity(ctx, f"gold.{name}")) is not None}
+    tables = {name: found for name in names if (found := ctx.tables.identity(f"gold.{name}")) is not None}
     record = {"batch": batch, "run_id": ctx.run_id, "tables": tables}
     ctx.warehouse.write_bytes(_marker(ctx), json.dumps(record).encode())
 
@@ -194,7 +184,7 @@ def _rebuild_on_trino(ctx: RunContext, stale: list[str]) -> None:
 
     settings = ctx.warehouse.settings
     if stale:
-        trino.forget_tables(settings, [f"gold.{name}" for name in stale if _identity(ctx, f"gold.{name}") is None])
+        trino.forget_tables(settings, [f"gold.{name}" for name in stale if not ctx.tables.exists(f"gold.{name}")])
     trino.register_tables(settings, ctx.warehouse)
     if stale:
         dbt.run(ctx.warehouse, ["run", "--full-refresh", "--select", *stale])
