@@ -18,6 +18,10 @@ CUSTOMER_CHANGE_RATE = 0.005
 _CHANGING = ("email", "phone", "street_address", "city", "postal_code", "country", "marketing_opt_in", "updated_at")
 SIGNUP_RATE = 0.0015  # new customers per existing customer and day
 OPT_IN_SHARE = 0.4
+# Customers leave: an exponential lifetime from sign-up (about a third of a year's sign-ups are gone a year on),
+# their activity fading linearly to nothing over the last FADE_DAYS before the day they are gone.
+LIFETIME_DAYS = 400
+FADE_DAYS = 60
 _EMAIL_SEPARATORS = pa.array([".", ".", "_", "", "-"])
 _COUNTRY_CODES = pa.array(list(COUNTRIES))
 _PHONE_PREFIX = pa.array([PHONE_FORMATS[c][0] + " " for c in COUNTRIES])
@@ -116,6 +120,33 @@ def make_customers(
             "created_at": np.asarray(created_ms, dtype=np.int64),
             # How often a customer visits and buys: most rarely, a few often.
             "activity": rng.lognormal(0.0, 1.0, n),
+        }
+    )
+
+
+def with_churn(customers: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Return new customers with their churn day (epoch day): the first day they are gone, at least a day after
+    sign-up. From then on they neither visit logged in nor order."""
+    lifetime = rng.exponential(LIFETIME_DAYS, len(customers)).astype(np.int64)
+    return customers.assign(churn_day=customers["signup_date"].to_numpy() + 1 + lifetime)
+
+
+def activity_on(customers: pd.DataFrame, day: int) -> np.ndarray:
+    """Return each customer's activity on epoch day `day`: full until FADE_DAYS before their churn day, then
+    fading linearly, and 0 from the churn day on."""
+    left = customers["churn_day"].to_numpy() - day
+    return customers["activity"].to_numpy() * np.clip(left / FADE_DAYS, 0.0, 1.0)
+
+
+def churned(customers: pd.DataFrame, first: int, last: int) -> pa.Table:
+    """Return the truth table of customers whose churn day is in first..last (epoch days): `customer_id` and
+    `churned_on`, the first day they are gone."""
+    churn = customers["churn_day"].to_numpy()
+    rows = np.flatnonzero((churn >= first) & (churn <= last))
+    return pa.table(
+        {
+            "customer_id": pa.array(customers["customer_id"].to_numpy()[rows], type=pa.string()),
+            "churned_on": pa.array(churn[rows].astype(np.int32), type=pa.int32()).cast(pa.date32()),
         }
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
@@ -23,13 +23,15 @@ PRODUCT_COLUMNS = list(FIELDS["products"])
 
 @dataclass(frozen=True)
 class DayOutput:
-    """The files of one day (entity -> bytes), what each holds, and the versions the exports carried."""
+    """The files of one day (entity -> bytes), what each holds, the versions the exports carried, and the other
+    truth tables of the day (name -> table: the churned customers)."""
 
     day: date
     files: dict[str, bytes]
     reports: dict[str, faults.EntityReport]
     customer_versions: pa.Table
     product_versions: pa.Table
+    truth: dict[str, pa.Table] = field(default_factory=dict)
 
 
 def _csv_tokens(frame: pd.DataFrame, columns: list[str], types: dict[str, str]) -> list[pa.Array]:
@@ -82,14 +84,17 @@ def versions(entity: str, frame: pd.DataFrame) -> pa.Table:
     return pa.table(columns)
 
 
-def _new_customers(world: World, start: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Return the customers who sign up during the day starting at `start`."""
+def _new_customers(world: World, day: date) -> pd.DataFrame:
+    """Return the customers who sign up during `day`, with their churn day."""
+    start = day_start_ms(day)
+    rng = day_rng(world.options.seed, day, "signups")
     count = int(rng.poisson(len(world.customers) * crm.SIGNUP_RATE))
     first = world.next_ids["customer"]
     created = start + np.sort(rng.integers(0, DAY_MS, count))
-    return crm.make_customers(
+    signups = crm.make_customers(
         world.pools, np.arange(first, first + count), np.full(count, start // DAY_MS), created, created, rng
     )
+    return crm.with_churn(signups, day_rng(world.options.seed, day, "churn"))
 
 
 def _new_products(world: World, start: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -137,7 +142,7 @@ def _crm_day(world: World, day: date, first_day: bool) -> tuple[pd.DataFrame, cr
     else:
         rng = day_rng(world.options.seed, day, "customers")
         customers, changes = crm.change_customers(customers, world.pools, start, rng)
-    signups = _new_customers(world, start, day_rng(world.options.seed, day, "signups"))
+    signups = _new_customers(world, day)
     customers = pd.concat([customers, signups], ignore_index=True)
     changes = crm.CustomerChanges(
         changes.changed,
@@ -193,13 +198,15 @@ def _traffic_day(
     products: pd.DataFrame,
     p_changes: catalogue.ProductChanges,
 ) -> clickstream.Traffic:
-    """Return the day's web traffic: customers who existed at midnight visit, products on the shelf all day sell."""
+    """Return the day's web traffic: customers who existed at midnight and have not churned visit (as active as
+    they are that day), products on the shelf all day sell."""
     start = day_start_ms(day)
-    audience_rows = np.flatnonzero(customers["created_at"].to_numpy() < start)
+    activity = crm.activity_on(customers, start // DAY_MS)
+    audience_rows = np.flatnonzero((customers["created_at"].to_numpy() < start) & (activity > 0))
     audience = clickstream.Audience(
         rows=audience_rows,
         numbers=customers["num"].to_numpy()[audience_rows],
-        weights=customers["activity"].to_numpy()[audience_rows],
+        weights=activity[audience_rows],
         country=changes.country_before[audience_rows],
     )
     on_shelf = (products["created_at"].to_numpy() < start) & p_changes.active_before & products["active"].to_numpy()
@@ -235,6 +242,14 @@ def _stock_day(
     parts.append(due_movements)
     parts.append(inventory.adjustments(products.iloc[:p_before], start, rng))
     return inventory.in_time_order(parts), pending_movements
+
+
+def more_truth(world: World, day: date, customers: pd.DataFrame, products: pd.DataFrame) -> dict[str, pa.Table]:
+    """Return a delivery's truth tables besides the versions: the customers gone from `day` (the first delivery:
+    every churn up to `day`)."""
+    first_delivery = world.last_day is None
+    since = np.iinfo(np.int64).min if first_delivery else day_start_ms(day) // DAY_MS
+    return {"churned_customers": crm.churned(customers, since, day_start_ms(day) // DAY_MS)}
 
 
 def advanced_ids(
@@ -295,6 +310,7 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
         "inventory": inventory.encode_movements(day_movements, world.next_ids["movement"], product_ids),
     }
     files, reports, outbox = land(world, day, clean)
+    truth = more_truth(world, day, customers, products)
     world = replace(
         world,
         customers=customers,
@@ -306,4 +322,4 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
         last_day=day,
     )
     customer_versions, product_versions = versions("customers", customer_export), versions("products", product_export)
-    return world, DayOutput(day, files, reports, customer_versions, product_versions)
+    return world, DayOutput(day, files, reports, customer_versions, product_versions, truth)

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from generator import inventory, orders
+from generator import crm, inventory, orders
 from generator.catalogue import ProductChanges
 from generator.clickstream import DEVICE_WEIGHTS, ORDER_LINE_WEIGHTS, WEEKDAY_FACTOR, Traffic
 from generator.crm import CustomerChanges
-from generator.day import DayOutput, advanced_ids, export_lines, land, versions
+from generator.day import DayOutput, advanced_ids, export_lines, land, more_truth, versions
 from generator.schema import MAX_ISSUED
 from generator.world import DAY_MS, World, day_rng, day_start_ms
 
@@ -40,13 +40,15 @@ def history_days(world: World) -> list[date]:
 
 
 def _day_orders(world: World, day: date, shelf: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """Return (order_ts, customer row, device, line's order, line's product row) of one day of the past."""
+    """Return (order_ts, customer row, device, line's order, line's product row) of one day of the past.
+
+    Customers who have churned by the day do not order, and those about to churn order less and less."""
     customers, products = world.customers, world.products
     start = day_start_ms(day)
     audience = np.flatnonzero(customers["created_at"].to_numpy() < start)
     expected = inventory.orders_per_day(world.options.events_per_day) * WEEKDAY_FACTOR[day.weekday()]
-    count = int(rng.poisson(expected * len(audience) / len(customers))) if len(audience) and len(shelf) else 0
-    activity = customers["activity"].to_numpy()[audience]
+    activity = crm.activity_on(customers, start // DAY_MS)[audience]
+    count = int(rng.poisson(expected * len(audience) / len(customers))) if activity.any() and len(shelf) else 0
     customer = rng.choice(audience, count, p=activity / activity.sum()) if count else _NONE
     ts = start + np.sort(rng.integers(0, DAY_MS, count))
     device = rng.choice(len(DEVICE_WEIGHTS), count, p=DEVICE_WEIGHTS)
@@ -143,6 +145,7 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
     }
     note("files")
     files, reports, outbox = land(world, batch_day, clean)
+    truth = more_truth(world, batch_day, customers, products)
     world = replace(
         world,
         products=products,
@@ -152,5 +155,6 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
         next_ids=advanced_ids(world, customers, products, len(past.numbers), len(due_status), len(stock)),
         last_day=batch_day,
     )
-    output = DayOutput(batch_day, files, reports, versions("customers", customers), versions("products", products))
+    customer_versions, product_versions = versions("customers", customers), versions("products", products)
+    output = DayOutput(batch_day, files, reports, customer_versions, product_versions, truth)
     return world, output

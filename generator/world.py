@@ -20,7 +20,7 @@ from generator.pools import Pools, build_pools
 from lakehouse.errors import UserError
 from lakehouse.warehouse import Warehouse
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: customers carry their churn day
 EPOCH = date(1970, 1, 1)
 DAY_MS = 86_400_000
 MAX_DAYS = 3660
@@ -38,6 +38,7 @@ STREAMS = (
     "faults",
     "signups",
     "launches",
+    "churn",
 )
 
 
@@ -197,6 +198,9 @@ def new_world(options: GeneratorOptions, pools: Pools | None = None) -> World:
     updated = np.where(touched, created + (rng.random(n) * (start_ms - created)).astype(np.int64), created)
     order = np.argsort(created, kind="stable")  # customer numbers follow sign-up order
     customers = crm.make_customers(pools, np.arange(1, n + 1), signup[order], created[order], updated[order], rng)
+    # Lifetimes come from their own stream (of the day before the first, which no day's sign-ups use).
+    eve = date.fromordinal(options.start_date.toordinal() - 1)
+    customers = crm.with_churn(customers, day_rng(options.seed, eve, "churn"))
 
     m = options.products
     p_created = np.sort(catalogue_ms - rng.integers(DAY_MS, 2 * 365 * DAY_MS, m))
