@@ -7,14 +7,14 @@ cart after the view of that product, checkout and purchase last), and a cumulati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from generator import encode
+from generator import baskets, encode
 from generator.catalogue import CATEGORY_TREE
 from generator.pools import COUNTRIES, COUNTRY_WEIGHTS
 from generator.schema import DEVICES, EVENT_TYPES, ID_PREFIXES, ID_WIDTHS
@@ -137,12 +137,17 @@ class Audience:
     country: np.ndarray  # their country code
 
 
+_NO_PAIRS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+
+
 @dataclass(frozen=True)
 class Shelf:
     """What can be viewed and bought today: products active all day that existed at its start."""
 
     rows: np.ndarray  # product row positions
     weights: np.ndarray  # popularity
+    # Planted pairs with anchor and companion on the shelf: (anchor, companion) shelf positions, probability.
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] = field(default_factory=lambda: _NO_PAIRS)
 
 
 @dataclass(frozen=True)
@@ -307,6 +312,27 @@ def _cart_events(
     removed = np.zeros(len(a_visit), dtype=bool)
     removed[r_add] = True
     return _Cart(v_visit, v_product, v_key, a_visit, a_product, a_key, r_visit, r_add, r_key, removed)
+
+
+def _companions(cart: _Cart, kind: np.ndarray, shelf: Shelf, rng: np.random.Generator | None) -> _Cart:
+    """Return the cart with the planted companions: a buyer whose cart keeps a pair's anchor views and adds its
+    companion (with the pair's probability) some time after adding the anchor, before checking out."""
+    if rng is None or len(shelf.pairs[0]) == 0:
+        return cart
+    eligible = (kind[cart.a_visit] == BUYER) & ~cart.removed
+    at, extra = baskets.companions(cart.a_visit, cart.a_product, eligible, shelf.pairs, len(shelf.rows), rng)
+    visit = cart.a_visit[at]
+    view_key = cart.a_key[at] + (1.0 - cart.a_key[at]) * rng.uniform(0.05, 0.5, len(at))
+    return replace(
+        cart,
+        v_visit=np.concatenate([cart.v_visit, visit]),
+        v_product=np.concatenate([cart.v_product, extra]),
+        v_key=np.concatenate([cart.v_key, view_key]),
+        a_visit=np.concatenate([cart.a_visit, visit]),
+        a_product=np.concatenate([cart.a_product, extra]),
+        a_key=np.concatenate([cart.a_key, view_key + 1e-9]),
+        removed=np.concatenate([cart.removed, np.zeros(len(at), dtype=bool)]),
+    )
 
 
 def _events_by_visit(
@@ -494,20 +520,20 @@ def simulate_traffic(
     audience: Audience,
     shelf: Shelf,
     rng: np.random.Generator,
+    basket_rng: np.random.Generator | None = None,
 ) -> Traffic:
-    """Return one day of clickstream events and the orders they created."""
+    """Return one day of clickstream events and the orders they created (with companions drawn by `basket_rng`)."""
     kind, customer, device, cookie = _visitors(events_per_day, weekday, audience, shelf, rng)
     extra_pages, adds, removes, views = _event_counts(kind, shelf, rng)
     pages = _page_views(extra_pages, rng)
-    cart = _cart_events(views, adds, removes, shelf, rng)
+    cart = _companions(_cart_events(views, adds, removes, shelf, rng), kind, shelf, basket_rng)
     ev_visit, ev_type, ev_product, ev_page = _events_by_visit(kind, pages, cart)
     counts = np.bincount(ev_visit, minlength=len(kind))
     _, ev_pos = _repeat_positions(counts)
     since_start, start, duration = _timing(ev_type, ev_pos, counts, weekday, day_start_ms, rng)
 
     keep = _one_visit_at_a_time(cookie, start, duration)
-    ev_keep = keep[ev_visit]
-    renumber = np.cumsum(keep) - 1
+    ev_keep, renumber = keep[ev_visit], np.cumsum(keep) - 1
     line_visit, line_product = _order_lines(cart, kind, keep, renumber)
     kind, customer, device, start, cookie = kind[keep], customer[keep], device[keep], start[keep], cookie[keep]
     visits = int(keep.sum())

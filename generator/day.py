@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from generator import catalogue, clickstream, crm, encode, faults, inventory, orders
+from generator import baskets, catalogue, clickstream, crm, encode, faults, inventory, orders
 from generator.schema import CSV_ENTITIES, ENTITIES, FIELDS, MAX_ISSUED
 from generator.world import DAY_MS, World, day_rng, day_start_ms
 
@@ -24,7 +24,7 @@ PRODUCT_COLUMNS = list(FIELDS["products"])
 @dataclass(frozen=True)
 class DayOutput:
     """The files of one day (entity -> bytes), what each holds, the versions the exports carried, and the other
-    truth tables of the day (name -> table: the churned customers)."""
+    truth tables of the day (name -> table: churned customers, and with the first delivery the planted pairs)."""
 
     day: date
     files: dict[str, bytes]
@@ -199,7 +199,7 @@ def _traffic_day(
     p_changes: catalogue.ProductChanges,
 ) -> clickstream.Traffic:
     """Return the day's web traffic: customers who existed at midnight and have not churned visit (as active as
-    they are that day), products on the shelf all day sell."""
+    they are that day), products on the shelf all day sell, and planted companions join their anchors."""
     start = day_start_ms(day)
     activity = crm.activity_on(customers, start // DAY_MS)
     audience_rows = np.flatnonzero((customers["created_at"].to_numpy() < start) & (activity > 0))
@@ -211,11 +211,12 @@ def _traffic_day(
     )
     on_shelf = (products["created_at"].to_numpy() < start) & p_changes.active_before & products["active"].to_numpy()
     shelf_rows = np.flatnonzero(on_shelf)
-    shelf = clickstream.Shelf(rows=shelf_rows, weights=products["popularity"].to_numpy()[shelf_rows])
+    pairs = baskets.on_shelf(products, world.pairs, shelf_rows)
+    shelf = clickstream.Shelf(rows=shelf_rows, weights=products["popularity"].to_numpy()[shelf_rows], pairs=pairs)
     seed, events_per_day = world.options.seed, world.options.events_per_day
-    rng = day_rng(seed, day, "traffic")
+    rng, basket_rng = day_rng(seed, day, "traffic"), day_rng(seed, day, "baskets")
     return clickstream.simulate_traffic(
-        seed, start, day.weekday(), events_per_day, world.next_ids["order"], audience, shelf, rng
+        seed, start, day.weekday(), events_per_day, world.next_ids["order"], audience, shelf, rng, basket_rng
     )
 
 
@@ -246,10 +247,13 @@ def _stock_day(
 
 def more_truth(world: World, day: date, customers: pd.DataFrame, products: pd.DataFrame) -> dict[str, pa.Table]:
     """Return a delivery's truth tables besides the versions: the customers gone from `day` (the first delivery:
-    every churn up to `day`)."""
+    every churn up to `day`), and, with the first delivery, the planted pairs."""
     first_delivery = world.last_day is None
     since = np.iinfo(np.int64).min if first_delivery else day_start_ms(day) // DAY_MS
-    return {"churned_customers": crm.churned(customers, since, day_start_ms(day) // DAY_MS)}
+    truth = {"churned_customers": crm.churned(customers, since, day_start_ms(day) // DAY_MS)}
+    if first_delivery:
+        truth["planted_pairs"] = baskets.truth(products, world.pairs)
+    return truth
 
 
 def advanced_ids(

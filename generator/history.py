@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from generator import crm, inventory, orders
+from generator import baskets, crm, inventory, orders
 from generator.catalogue import ProductChanges
 from generator.clickstream import DEVICE_WEIGHTS, ORDER_LINE_WEIGHTS, WEEKDAY_FACTOR, Traffic
 from generator.crm import CustomerChanges
@@ -39,10 +39,13 @@ def history_days(world: World) -> list[date]:
     return [date.fromordinal(d) for d in range(first.toordinal(), world.options.start_date.toordinal())]
 
 
-def _day_orders(world: World, day: date, shelf: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+def _day_orders(
+    world: World, day: date, shelf: np.ndarray, pairs: tuple[np.ndarray, ...], rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
     """Return (order_ts, customer row, device, line's order, line's product row) of one day of the past.
 
-    Customers who have churned by the day do not order, and those about to churn order less and less."""
+    Customers who have churned by the day do not order; an order holding a planted pair's anchor (`pairs`, product
+    rows) gets its companion's line after its own, drawn from the day's "baskets" stream."""
     customers, products = world.customers, world.products
     start = day_start_ms(day)
     audience = np.flatnonzero(customers["created_at"].to_numpy() < start)
@@ -58,14 +61,21 @@ def _day_orders(world: World, day: date, shelf: np.ndarray, rng: np.random.Gener
     # A cart holds a product once: a second draw of it in the same order is dropped.
     _, first = np.unique(line_order * len(products) + product, return_index=True)
     keep = np.sort(first)
-    return ts, customer, device, line_order[keep], product[keep]
+    line_order, product = line_order[keep], product[keep]
+    basket_rng = day_rng(world.options.seed, day, "baskets")
+    at, extra = baskets.companions(line_order, product, np.ones(len(product), bool), pairs, len(products), basket_rng)
+    line_order, product = np.concatenate([line_order, line_order[at]]), np.concatenate([product, extra])
+    lines = np.argsort(line_order, kind="stable")  # a companion's line comes after its order's own
+    return ts, customer, device, line_order[lines], product[lines]
 
 
 def _traffic(world: World, days: list[date]) -> Traffic:
     """Return the past's orders as the traffic that made them (no events: the tracker did not exist yet)."""
     products = world.products
     shelf = np.flatnonzero(products["active"].to_numpy())
-    parts = [_day_orders(world, day, shelf, day_rng(world.options.seed, day, "traffic")) for day in days]
+    anchor, companion, probability = baskets.on_shelf(products, world.pairs, shelf)
+    pairs = (shelf[anchor], shelf[companion], probability)
+    parts = [_day_orders(world, day, shelf, pairs, day_rng(world.options.seed, day, "traffic")) for day in days]
     counts = np.array([len(p[0]) for p in parts], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     none = np.zeros(0, dtype=np.int64)

@@ -13,14 +13,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from generator import catalogue, crm
+from generator import baskets, catalogue, crm
 from generator.faults import empty_outbox
 from generator.orders import MOVEMENT_COLUMNS, PENDING_STATUS_COLUMNS, empty
 from generator.pools import Pools, build_pools
 from lakehouse.errors import UserError
 from lakehouse.warehouse import Warehouse
 
-STATE_FORMAT = 2  # 2: customers carry their churn day
+STATE_FORMAT = 2  # 2: customers carry their churn day, and the planted basket pairs are kept
 EPOCH = date(1970, 1, 1)
 DAY_MS = 86_400_000
 MAX_DAYS = 3660
@@ -39,6 +39,7 @@ STREAMS = (
     "signups",
     "launches",
     "churn",
+    "baskets",
 )
 
 
@@ -163,6 +164,7 @@ class World:
     pools: Pools
     customers: pd.DataFrame
     products: pd.DataFrame
+    pairs: pd.DataFrame  # planted "bought together" pairs (baskets.py), fixed when the world is made
     pending_status: pd.DataFrame  # status changes of earlier orders that have not happened yet
     pending_movements: pd.DataFrame  # returns and cancellations that have not happened yet
     outbox: pd.DataFrame  # lines written on a later day than they were made (late records, duplicates)
@@ -213,6 +215,7 @@ def new_world(options: GeneratorOptions, pools: Pools | None = None) -> World:
         pools=pools,
         customers=customers,
         products=products,
+        pairs=baskets.plant_pairs(products, rng),
         pending_status=empty(PENDING_STATUS_COLUMNS),
         pending_movements=empty(MOVEMENT_COLUMNS),
         outbox=empty_outbox(),
@@ -223,7 +226,7 @@ def new_world(options: GeneratorOptions, pools: Pools | None = None) -> World:
 
 # -- persistence ------------------------------------------------------------------------------------------------
 
-_TABLES = ("customers", "products", "pending_status", "pending_movements", "outbox")
+_TABLES = ("customers", "products", "pairs", "pending_status", "pending_movements", "outbox")
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

@@ -60,7 +60,7 @@ def test_every_purchase_created_exactly_one_order_of_its_visit(clean_shop):
             order = orders[purchase["order_id"]]
             assert order["customer_id"] == purchase["customer_id"] is not None
             assert {item["product_id"] for item in order["items"]} <= added
-            assert 1 <= len(order["items"]) <= 4
+            assert 1 <= len(order["items"]) <= 5  # 1–4 lines, and maybe a planted companion
             assert any(e["event_type"] == "checkout" for e in visit)
             checked += 1
     assert checked == len(purchases)
