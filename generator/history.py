@@ -39,13 +39,10 @@ def history_days(world: World) -> list[date]:
     return [date.fromordinal(d) for d in range(first.toordinal(), world.options.start_date.toordinal())]
 
 
-def _day_orders(
-    world: World, day: date, shelf: np.ndarray, pairs: tuple[np.ndarray, ...], rng: np.random.Generator
-) -> tuple[np.ndarray, ...]:
+def _day_orders(world: World, day: date, shelf: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """Return (order_ts, customer row, device, line's order, line's product row) of one day of the past.
 
-    Customers who have churned by the day do not order; an order holding a planted pair's anchor (`pairs`, product
-    rows) gets its companion's line after its own, drawn from the day's "baskets" stream."""
+    Customers who have churned by the day do not order, and those about to churn order less and less."""
     customers, products = world.customers, world.products
     start = day_start_ms(day)
     audience = np.flatnonzero(customers["created_at"].to_numpy() < start)
@@ -61,23 +58,33 @@ def _day_orders(
     # A cart holds a product once: a second draw of it in the same order is dropped.
     _, first = np.unique(line_order * len(products) + product, return_index=True)
     keep = np.sort(first)
-    line_order, product = line_order[keep], product[keep]
-    basket_rng = day_rng(world.options.seed, day, "baskets")
-    at, extra = baskets.companions(line_order, product, np.ones(len(product), bool), pairs, len(products), basket_rng)
+    return ts, customer, device, line_order[keep], product[keep]
+
+
+def _with_companions(
+    world: World, line_order: np.ndarray, product: np.ndarray, shelf: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the past's order lines with the planted companions: an order holding a pair's anchor gets its
+    companion's line after its own, with the pair's probability (from the delivery day's "baskets" stream)."""
+    anchor, companion, probability = baskets.on_shelf(world.products, world.pairs, shelf)
+    pairs = (shelf[anchor], shelf[companion], probability)
+    rng = day_rng(world.options.seed, world.options.history_day(), "baskets")
+    every = np.ones(len(product), dtype=bool)
+    at, extra = baskets.companions(line_order, product, every, pairs, len(world.products), rng)
     line_order, product = np.concatenate([line_order, line_order[at]]), np.concatenate([product, extra])
     lines = np.argsort(line_order, kind="stable")  # a companion's line comes after its order's own
-    return ts, customer, device, line_order[lines], product[lines]
+    return line_order[lines], product[lines]
 
 
 def _traffic(world: World, days: list[date]) -> Traffic:
     """Return the past's orders as the traffic that made them (no events: the tracker did not exist yet)."""
     products = world.products
     shelf = np.flatnonzero(products["active"].to_numpy())
-    anchor, companion, probability = baskets.on_shelf(products, world.pairs, shelf)
-    pairs = (shelf[anchor], shelf[companion], probability)
-    parts = [_day_orders(world, day, shelf, pairs, day_rng(world.options.seed, day, "traffic")) for day in days]
+    parts = [_day_orders(world, day, shelf, day_rng(world.options.seed, day, "traffic")) for day in days]
     counts = np.array([len(p[0]) for p in parts], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    line_order = np.concatenate([p[3] + o for p, o in zip(parts, offsets, strict=True)]).astype(np.int64)
+    line_order, line_product = _with_companions(world, line_order, np.concatenate([p[4] for p in parts]), shelf)
     none = np.zeros(0, dtype=np.int64)
     return Traffic(
         ts=none,
@@ -94,8 +101,8 @@ def _traffic(world: World, days: list[date]) -> Traffic:
         order_ts=np.concatenate([p[0] for p in parts]).astype(np.int64),
         order_customer_row=np.concatenate([p[1] for p in parts]).astype(np.int64),
         order_device=np.concatenate([p[2] for p in parts]).astype(np.int64),
-        line_order=np.concatenate([p[3] + o for p, o in zip(parts, offsets, strict=True)]).astype(np.int64),
-        line_product_row=np.concatenate([p[4] for p in parts]).astype(np.int64),
+        line_order=line_order,
+        line_product_row=line_product.astype(np.int64),
     )
 
 
