@@ -38,6 +38,8 @@ STREAMS = (
     "faults",
     "signups",
     "launches",
+    "fulfilment",  # which shipments are late, and by how much
+    "supply",  # which products' supplier deliveries are held up
 )
 
 
