@@ -31,7 +31,7 @@ class DayOutput:
     reports: dict[str, faults.EntityReport]
     customer_versions: pa.Table
     product_versions: pa.Table
-    truth: dict[str, pa.Table] = field(default_factory=dict)
+    truth: dict[str, pa.Table] = field(default_factory=dict)  # the other truth tables, by name
 
 
 def _csv_tokens(frame: pd.DataFrame, columns: list[str], types: dict[str, str]) -> list[pa.Array]:
@@ -233,7 +233,8 @@ def _stock_day(
     if first_day:
         parts = [inventory.initial_stock(products, np.arange(p_before), events_per_day, np.full(p_before, start), rng)]
     else:
-        parts = [inventory.receipts(products.iloc[:p_before], events_per_day, start, rng)]
+        held = inventory.held_up(world.options.seed, day, products.iloc[:p_before], world.options.products)
+        parts = [inventory.receipts(products.iloc[:p_before], events_per_day, start, rng, held)]
     if len(products) > p_before:
         rows = np.arange(p_before, len(products))
         created = products["created_at"].to_numpy()[rows]
@@ -295,7 +296,7 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
     day_orders = orders.build_orders(traffic, customers, products, changes, p_changes, first_order, rng_orders)
     if len(day_orders.numbers) and day_orders.numbers[-1] > MAX_ISSUED["order"]:
         raise RuntimeError("ran out of order numbers")
-    statuses, movements = orders.plan_fulfilment(day_orders, products, rng_orders)
+    statuses, movements = orders.plan_fulfilment(day_orders, products, rng_orders, day_rng(seed, day, "fulfilment"))
     all_status = pd.concat([world.pending_status, statuses], ignore_index=True)
     due_status, pending_status = orders.due(all_status, "status_ts", day_start_ms(day) + DAY_MS)
 
@@ -314,7 +315,7 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
         "inventory": inventory.encode_movements(day_movements, world.next_ids["movement"], product_ids),
     }
     files, reports, outbox = land(world, day, clean)
-    truth = more_truth(world, day, customers, products)
+    planted = more_truth(world, day, customers, products)
     world = replace(
         world,
         customers=customers,
@@ -326,4 +327,6 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
         last_day=day,
     )
     customer_versions, product_versions = versions("customers", customer_export), versions("products", product_export)
-    return world, DayOutput(day, files, reports, customer_versions, product_versions, truth)
+    truth = {"order_lifecycle": orders.lifecycle(day_orders, statuses)}
+    truth["stock_levels"] = inventory.stock_levels(products, day_movements, [day])
+    return world, DayOutput(day, files, reports, customer_versions, product_versions, {**truth, **planted})

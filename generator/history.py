@@ -122,7 +122,8 @@ def _stock_movements(world: World, days: list[date], sales: pd.DataFrame) -> pd.
         start = day_start_ms(day)
         today = [sales.iloc[bounds[i] : bounds[i + 1]], inventory.adjustments(products, start, rng)]
         if i:
-            today.insert(0, inventory.receipts(shelf, options.events_per_day, start, rng))
+            held = inventory.held_up(options.seed, day, shelf, options.products)
+            today.insert(0, inventory.receipts(shelf, options.events_per_day, start, rng, held))
         shelf = inventory.apply(shelf, pd.concat([t.astype(orders.MOVEMENT_COLUMNS) for t in today]))
         parts += today
     return inventory.in_time_order(parts)
@@ -144,7 +145,9 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
     past = orders.build_orders(traffic, customers, products, unchanged_customers, unchanged_products, first_order, rng)
     if len(past.numbers) and past.numbers[-1] > MAX_ISSUED["order"]:
         raise RuntimeError("ran out of order numbers")
-    statuses, movements = orders.plan_fulfilment(past, products, rng)
+    statuses, movements = orders.plan_fulfilment(
+        past, products, rng, day_rng(world.options.seed, batch_day, "fulfilment")
+    )
     end = day_start_ms(world.options.start_date)
     due_status, pending_status = orders.due(statuses, "status_ts", end)
     due_movements, pending_movements = orders.due(movements.astype(orders.MOVEMENT_COLUMNS), "movement_ts", end)
@@ -162,7 +165,7 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
     }
     note("files")
     files, reports, outbox = land(world, batch_day, clean)
-    truth = more_truth(world, batch_day, customers, products)
+    planted = more_truth(world, batch_day, customers, products)
     world = replace(
         world,
         products=products,
@@ -172,6 +175,11 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
         next_ids=advanced_ids(world, customers, products, len(past.numbers), len(due_status), len(stock)),
         last_day=batch_day,
     )
+    truth = {
+        "order_lifecycle": orders.lifecycle(past, statuses),
+        "stock_levels": inventory.stock_levels(products, stock, days),
+        **planted,
+    }
     customer_versions, product_versions = versions("customers", customers), versions("products", products)
     output = DayOutput(batch_day, files, reports, customer_versions, product_versions, truth)
     return world, output

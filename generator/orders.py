@@ -23,6 +23,12 @@ FREE_SHIPPING_FROM = 5_000  # cents, after discounts
 STANDARD_SHIPPING, EXPRESS_SHIPPING, EXPRESS_SHARE = 495, 995, 0.08
 CANCEL_SHARE, RETURN_SHARE = 0.03, 0.05
 HOUR, DAY = 3_600_000, 86_400_000
+# The shop promises dispatch within 48 hours of payment. Most orders ship well within it; a share is held up and
+# ships 1–4 days past the promise: more often from MAD, and far more often in the year-end backlog.
+SHIP_PROMISE = 48 * HOUR
+LATE_SHARE = {"AMS": 0.04, "BER": 0.04, "MAD": 0.12}
+BACKLOG_LATE_SHARE = 0.25  # added to every warehouse's share for orders paid in the backlog
+BACKLOG = ((12, 22), (1, 2))  # (month, day) of its first and last day: 22 December to 2 January
 PAID, SHIPPED, DELIVERED, CANCELLED, RETURNED = (ORDER_STATUSES.index(s) for s in ORDER_STATUSES)
 WAREHOUSE_INDEX = {c: WAREHOUSES.index(WAREHOUSE_OF_COUNTRY[c]) for c in COUNTRIES}
 # Movement types, as indices into schema.MOVEMENT_TYPES.
@@ -153,12 +159,34 @@ def encode_orders(orders: Orders, products: pd.DataFrame, customers: pd.DataFram
     )
 
 
-def plan_fulfilment(orders: Orders, products: pd.DataFrame, rng: np.random.Generator):
+def in_backlog(ts: np.ndarray) -> np.ndarray:
+    """Return whether each time (epoch ms) falls in the year-end backlog (BACKLOG's days, UTC)."""
+    moment = ts.astype("datetime64[ms]")
+    month = moment.astype("datetime64[M]")
+    month_no = month.astype(np.int64) % 12 + 1
+    day_no = (moment.astype("datetime64[D]") - month.astype("datetime64[D]")).astype(np.int64) + 1
+    (first_month, first_day), (last_month, last_day) = BACKLOG
+    key, first, last = month_no * 100 + day_no, first_month * 100 + first_day, last_month * 100 + last_day
+    return (key >= first) | (key <= last) if first > last else (key >= first) & (key <= last)
+
+
+def ship_ts(warehouse: np.ndarray, paid: np.ndarray, usual: np.ndarray, late_rng: np.random.Generator) -> np.ndarray:
+    """Return when each order ships: `usual` (within the promise), or for a late share (LATE_SHARE by warehouse,
+    plus BACKLOG_LATE_SHARE when paid in the backlog) 1–4 days past the promise. Drawn from `late_rng` only."""
+    n = len(paid)
+    share = np.array([LATE_SHARE[w] for w in WAREHOUSES])[warehouse] + BACKLOG_LATE_SHARE * in_backlog(paid)
+    late = late_rng.random(n) < share
+    overdue = late_rng.integers(DAY, 4 * DAY, n, endpoint=True)
+    return np.where(late, paid + SHIP_PROMISE + overdue, usual).astype(np.int64)
+
+
+def plan_fulfilment(orders: Orders, products: pd.DataFrame, rng: np.random.Generator, late_rng: np.random.Generator):
     """Return (status changes, stock movements) that will happen to the day's orders from now on.
 
-    Payment follows in minutes to hours (bank transfers take longer), shipping 1–2 days later, delivery 2–5 days
-    after that; ~3% are cancelled before shipping and ~5% of delivered orders come back 5–20 days later. Every
-    line leaves stock as a sale at order_ts; a cancellation puts it back as an adjustment, a return as a return.
+    Payment follows in minutes to hours (bank transfers take longer), shipping 1–2 days later (a share later than
+    SHIP_PROMISE: see ship_ts, which draws from `late_rng`), delivery 2–5 days after that; ~3% are cancelled before
+    shipping and ~5% of delivered orders come back 5–20 days later. Every line leaves stock as a sale at order_ts;
+    a cancellation puts it back as an adjustment, a return as a return.
     """
     n = len(orders.numbers)
     ts = orders.ts
@@ -170,7 +198,7 @@ def plan_fulfilment(orders: Orders, products: pd.DataFrame, rng: np.random.Gener
     cancel_ts = np.where(
         before_payment, ts + rng.integers(10 * 60_000, 6 * HOUR, n), paid + rng.integers(30 * 60_000, 17 * HOUR, n)
     )
-    shipped = paid + rng.integers(18 * HOUR, 48 * HOUR, n)
+    shipped = ship_ts(orders.warehouse, paid, paid + rng.integers(18 * HOUR, 48 * HOUR, n), late_rng)
     delivered = shipped + rng.integers(2 * DAY, 5 * DAY, n)
     returned = ~cancelled & (rng.random(n) < RETURN_SHARE)
     return_ts = delivered + rng.integers(5 * DAY, 20 * DAY, n)
@@ -207,6 +235,32 @@ def plan_fulfilment(orders: Orders, products: pd.DataFrame, rng: np.random.Gener
         }
     )
     return statuses, movements
+
+
+def lifecycle(orders: Orders, statuses: pd.DataFrame) -> pa.Table:
+    """Return the truth of the orders' lives: one row per order with the time of each status change planned for
+    it (null where it never comes), its warehouse, and whether it shipped more than SHIP_PROMISE after payment
+    (null if it never ships). `statuses` are the orders' planned changes, from plan_fulfilment."""
+    n = len(orders.numbers)
+    row = statuses["order_num"].to_numpy() - (orders.numbers[0] if n else 0)
+    kind, when = statuses["status"].to_numpy(), statuses["status_ts"].to_numpy()
+    times = np.zeros((len(ORDER_STATUSES), n), dtype=np.int64)
+    seen = np.zeros((len(ORDER_STATUSES), n), dtype=bool)
+    times[kind, row], seen[kind, row] = when, True
+    timestamp = pa.timestamp("ms", tz="UTC")
+
+    def column(values: np.ndarray, present: np.ndarray) -> pa.Array:
+        return pa.array(values, type=pa.int64(), mask=~present).cast(timestamp)
+
+    late = times[SHIPPED] - times[PAID] > SHIP_PROMISE
+    columns = {
+        "order_id": encode.ids("O", orders.numbers, ID_WIDTHS["order"]),
+        "order_ts": column(orders.ts.astype(np.int64), np.ones(n, dtype=bool)),
+        **{f"{s}_ts": column(times[i], seen[i]) for i, s in enumerate(ORDER_STATUSES)},
+        "warehouse": pa.array(WAREHOUSES).take(orders.warehouse.astype(np.int64)),
+        "shipped_late": pa.array(late, type=pa.bool_(), mask=~seen[SHIPPED]),
+    }
+    return pa.table(columns)
 
 
 def due(pending: pd.DataFrame, ts_column: str, day_end_ms: int) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -77,8 +77,8 @@ def write_day(warehouse: Warehouse, output: DayOutput, options: GeneratorOptions
         uris.append(uri)
         entities[entity] = {"file": _relative(warehouse, uri), **output.reports[entity].as_json()}
     truth = {}
-    tables = {"customer_versions": output.customer_versions, "product_versions": output.product_versions}
-    for name, table in {**tables, **output.truth}.items():
+    versions = (("customer_versions", output.customer_versions), ("product_versions", output.product_versions))
+    for name, table in (*versions, *output.truth.items()):
         uri = warehouse.generator_dir("truth", name, f"{stamp}.parquet")
         warehouse.write_bytes(uri, _truth_bytes(table))
         truth[name] = {"file": _relative(warehouse, uri), "rows": table.num_rows}

@@ -38,8 +38,10 @@ STREAMS = (
     "faults",
     "signups",
     "launches",
-    "churn",
-    "baskets",
+    "fulfilment",  # which shipments are late, and by how much
+    "supply",  # which products' supplier deliveries are held up
+    "churn",  # each customer's churn day, drawn when they are made
+    "baskets",  # which orders' planted anchors bring their companion
 )
 
 

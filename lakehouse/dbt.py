@@ -42,6 +42,11 @@ class DbtResult:
         return f"dbt {self.command}: " + (", ".join(parts) or "done")
 
 
+def gold_models() -> list[str]:
+    """Return the project's gold models: every model in `models/marts/` (dbt_project.yml puts that folder in gold)."""
+    return sorted(path.stem for path in (PROJECT_DIR / "models" / "marts").glob("*.sql"))
+
+
 def default_target(warehouse: Warehouse) -> str:
     """Return the dbt target of the warehouse's deployment: Trino in the stack, DuckDB embedded."""
     return "trino" if warehouse.settings.is_stack else "duckdb"

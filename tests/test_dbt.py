@@ -274,9 +274,10 @@ def test_dbt_leaves_its_database_free_for_other_processes(shop):
     assert other.returncode == 0, other.stderr
 
 
-def test_a_gold_table_deleted_or_made_anew_is_rebuilt_by_the_next_run(shop):
-    """What the dbt step published is checked, not assumed: a gold table that is gone, or another table in its
-    place, is copied whole again by the next run even though nothing new landed."""
+def test_a_gold_table_deleted_made_anew_or_new_to_the_project_is_built_by_the_next_run(shop):
+    """What the dbt step published is checked, not assumed: a gold table that is gone, another table in its place,
+    or a model the project gained since the last build (a new mart after an upgrade) is built whole by the next run
+    even though nothing new landed."""
     import shutil
 
     from deltalake import DeltaTable, write_deltalake
@@ -287,19 +288,25 @@ def test_a_gold_table_deleted_or_made_anew_is_rebuilt_by_the_next_run(shop):
 
     _, tables, _ = shop
     runner.run(RunContext(tables), runner.LAYERS)  # whatever earlier tests left waiting
-    gone, replaced = "gold.fct_orders", "gold.mart_daily_sales"
-    before = {name: fingerprint_of(DeltaTable(tables.uri(name)).to_pyarrow_table()) for name in (gone, replaced)}
+    gone, replaced, new = "gold.fct_orders", "gold.mart_daily_sales", "gold.mart_sales_geography"
+    names = (gone, replaced, new)
+    before = {name: fingerprint_of(DeltaTable(tables.uri(name)).to_pyarrow_table()) for name in names}
     shutil.rmtree(tables.uri(gone))
     emptied = DeltaTable(tables.uri(replaced)).to_pyarrow_table().slice(0, 0)
     shutil.rmtree(tables.uri(replaced))
     write_deltalake(tables.uri(replaced), emptied)  # a table of the same shape, made anew, without rows
+    shutil.rmtree(tables.uri(new))  # and the last build never knew it: as if the project gained the model since
+    marker = Path(tables.warehouse.uri("_lakehouse", "dbt", "built.json"))
+    record = json.loads(marker.read_text())
+    del record["tables"][new.split(".", 1)[1]]
+    marker.write_text(json.dumps(record))
     tables.refresh()
 
     results = runner.run(RunContext(tables), runner.LAYERS)
     (built,) = [r for r in results if r.step == "dbt.build"]
     assert built.status == "ok", built
-    assert "rebuilt whole" in built.notes[-1] and "fct_orders" in built.notes[-1], built.notes
-    assert "mart_daily_sales" in built.notes[-1], built.notes
+    assert "built whole" in built.notes[-1], built.notes
+    assert all(name.split(".", 1)[1] in built.notes[-1] for name in names), built.notes
     for name, fingerprint in before.items():
         now = fingerprint_of(DeltaTable(tables.uri(name)).to_pyarrow_table())
         assert first_difference(name, fingerprint, now) is None

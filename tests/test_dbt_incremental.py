@@ -25,6 +25,9 @@ INCREMENTAL = (
     ("mart_funnel_daily", "session_date"),
     ("mart_engagement_daily", "activity_date"),
     ("mart_inventory_daily", "stock_date"),
+    ("mart_fulfilment_daily", "order_date"),
+    ("mart_sales_geography", "order_date"),
+    ("mart_stock_cover", "stock_date"),
 )
 
 

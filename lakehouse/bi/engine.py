@@ -35,6 +35,9 @@ from lakehouse.sql import create_view
 from lakehouse.warehouse import Warehouse
 
 VIEWS_FILE = "lakehouse.duckdb"
+# Trino functions the semantic layer uses that DuckDB spells otherwise, defined in the views file as macros. DuckDB's
+# percentile is exact where Trino's is an estimate (within about 1 %).
+DUCKDB_MACROS = ("create macro approx_percentile(x, p) as quantile_cont(x, p)",)
 # Who Superset is in the stack's Trino: infra/trino/etc/access-control.json lets it read the gold and ops schemas.
 TRINO_USER = "superset"
 # Declared column types and the DuckDB and Trino types that satisfy them.
@@ -65,7 +68,7 @@ def write_views_database(warehouse: Warehouse) -> Path:
     tables = [(name, str(Path(warehouse.table_uri(name)).resolve())) for name in warehouse.tables()]
     if not tables:
         raise UserError(f"no Delta tables under {warehouse.root}: run `lakehouse run` first")
-    fingerprint = hashlib.sha256(json.dumps([duckdb.__version__, tables]).encode()).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps([duckdb.__version__, DUCKDB_MACROS, tables]).encode()).hexdigest()
     stamp = home / "views.json"
     if target.exists() and stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
         return target
@@ -77,6 +80,8 @@ def write_views_database(warehouse: Warehouse) -> Path:
         for name, uri in tables:
             schema, table = name.split(".", 1)
             create_view(con, schema, table, uri)
+        for macro in DUCKDB_MACROS:
+            con.execute(macro)
     finally:
         con.close()
     os.replace(scratch, target)
@@ -218,11 +223,12 @@ def _stored_column(dataset: Dataset, column: Column, actual: dict[str, str]) -> 
 
 
 def _metric_sql(dataset: Dataset, metric: Metric, source: str) -> str:
-    """Return the query that checks a metric: its latest value by the time column, or its one value."""
+    """Return the query that checks a metric: its latest value by the time column that is not empty (the last day's
+    orders have not shipped yet, so its shipping times are), or its one value."""
     if dataset.time_column:
         return (
             f"select {dataset.time_column}, {metric.expression} as value from {source} "
-            f"group by 1 order by 1 desc limit 1"
+            f"group by 1 having {metric.expression} is not null order by 1 desc limit 1"
         )
     return f"select null, {metric.expression} as value from {source}"
 

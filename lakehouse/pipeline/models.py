@@ -42,13 +42,20 @@ def built_batch(ctx: RunContext) -> int:
 
 
 def stale_models(ctx: RunContext) -> list[str]:
-    """Return the gold models whose Delta table is missing, made anew or older than the last build left it."""
-    stale = []
-    for name, (table_id, version) in sorted(_built(ctx).get("tables", {}).items()):
+    """Return the gold models whose Delta table is missing, made anew or older than the last build left it, and
+    those the project gained since (a new mart after an upgrade): each is built whole by the next run."""
+    built = _built(ctx).get("tables")
+    if built is None:  # never built: the first build makes everything
+        return []
+    project = dbt.gold_models()
+    stale = {name for name in project if name not in built}
+    for name, (table_id, version) in built.items():
+        if name not in project:  # a model the project no longer has: nothing builds it
+            continue
         now = ctx.tables.identity(f"gold.{name}")
         if now is None or now[0] != table_id or now[1] < version:
-            stale.append(name)
-    return stale
+            stale.add(name)
+    return sorted(stale)
 
 
 def _record(ctx: RunContext, batch: int) -> None:
@@ -172,7 +179,7 @@ def build(ctx: RunContext) -> StepResult:
     where = "on Trino" if on_trino else "published"
     result.notes.append(f"{freshness.summary()}; {outcome.summary()}; {where} {len(published)} models to gold")
     if stale:
-        result.notes.append(f"rebuilt whole, as missing or not as the last build left them: {', '.join(stale)}")
+        result.notes.append(f"built whole, as new, missing or not as the last build left them: {', '.join(stale)}")
     _record(ctx, max(available, done))
     return result
 

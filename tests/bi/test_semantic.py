@@ -12,7 +12,14 @@ import yaml
 from lakehouse.bi import bundle, semantic
 from lakehouse.bi.semantic import LayerError, load_layer
 
-DASHBOARDS = {"Executive sales", "Customers", "Products and inventory", "Funnel and engagement", "Pipeline health"}
+DASHBOARDS = {
+    "Executive sales",
+    "Customers",
+    "Products and inventory",
+    "Funnel and engagement",
+    "Pipeline health",
+    "Operations",
+}
 
 
 def write(root: Path, relative: str, text: str) -> None:
@@ -57,7 +64,7 @@ def tiny(tmp_path):
     return tmp_path
 
 
-def test_the_project_layer_loads_with_the_five_dashboards():
+def test_the_project_layer_loads_with_the_six_dashboards():
     layer = load_layer()
     assert {d.title for d in layer.dashboards} == DASHBOARDS
     # every chart's metrics belong to its dataset (load_layer checks it; here we look at the result)

@@ -1,4 +1,4 @@
-"""Superset on the stack: the same semantic layer and the same five dashboards, served over Trino as `superset`.
+"""Superset on the stack: the same semantic layer and the same six dashboards, served over Trino as `superset`.
 
 The shared test shop has gone through every layer and dbt on the test stack, and the same shop (same seed, same days)
 through the embedded deployment (tests/stack/conftest.py). Then: the layer validates on Trino as `superset`; Superset
