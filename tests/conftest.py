@@ -32,6 +32,12 @@ SHOP_SCALE = {"customers": 300, "products": 40, "events_per_day": 2500, "dirty_r
 SHOP_DAYS = 3
 
 
+# A shop with a past: a year of history (2025), then three days of January 2026; enough past for cohorts, churn,
+# baskets and stock to mean something, small enough to run in about a minute and a half.
+PAST_SHOP = {"customers": 400, "products": 80, "events_per_day": 1500, "dirty_rate": 0.02, "seed": 3}
+PAST_SHOP_MONTHS, PAST_SHOP_DAYS = 12, 3
+
+
 def make_shop(spark, warehouse):
     """Generate the test shop's days into `warehouse` and take them through every layer; return (warehouse, tables,
     results of the run)."""
@@ -80,3 +86,21 @@ def shop(spark, tmp_path_factory):
     from lakehouse.warehouse import Warehouse
 
     return make_shop(spark, Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("warehouse")))))
+
+
+@pytest.fixture(scope="session")
+def past_shop(spark, tmp_path_factory):
+    """Return (warehouse, tables) of the shop with a past, generated and taken through every layer in one run."""
+    from generator import generate
+    from lakehouse.pipeline import runner
+    from lakehouse.pipeline.context import RunContext
+    from lakehouse.settings import Settings
+    from lakehouse.tables import Tables
+    from lakehouse.warehouse import Warehouse
+
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("past_shop"))))
+    generate(warehouse, PAST_SHOP_DAYS, history_months=PAST_SHOP_MONTHS, progress=False, **PAST_SHOP)
+    tables = Tables(warehouse, spark)
+    results = runner.run(RunContext(tables))
+    assert not [r for r in results if r.status == "failed"], [(r.step, r.error) for r in results if r.error]
+    return warehouse, tables

@@ -8,31 +8,12 @@ from datetime import UTC, date, datetime
 import pyarrow.parquet as pq
 import pytest
 
-from generator import generate
-from lakehouse.pipeline import runner
-from lakehouse.pipeline.context import RunContext
-from lakehouse.settings import Settings
-from lakehouse.tables import Tables
-from lakehouse.warehouse import Warehouse
 from tests.accounting import check_bronze, check_silver
+from tests.conftest import PAST_SHOP_DAYS
 
 pytestmark = pytest.mark.e2e
 
-# Small and quick: two months of past (November and December 2025), then two days of January 2026.
-PAST_SHOP = {"customers": 150, "products": 20, "events_per_day": 1500, "dirty_rate": 0.02, "seed": 3}
-HISTORY_MONTHS, DAYS = 2, 2
 BATCH_DAY = date(2025, 12, 31)
-
-
-@pytest.fixture(scope="module")
-def past_shop(spark, tmp_path_factory):
-    """Return (warehouse, tables) of a small shop with a past, generated and taken through every layer in one run."""
-    warehouse = Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("past_shop"))))
-    generate(warehouse, DAYS, history_months=HISTORY_MONTHS, progress=False, **PAST_SHOP)
-    tables = Tables(warehouse, spark)
-    results = runner.run(RunContext(tables))
-    assert not [r for r in results if r.status == "failed"]
-    return warehouse, tables
 
 
 def test_the_past_is_one_batch_and_every_record_is_accounted_for(past_shop):
@@ -42,7 +23,7 @@ def test_the_past_is_one_batch_and_every_record_is_accounted_for(past_shop):
     check_silver(warehouse, tables)
     # The past's orders all came with its one landing day; the days after it brought orders of their own.
     days = {r[0] for r in tables.read("bronze.orders").select("_batch_date").distinct().collect()}
-    assert min(days) == BATCH_DAY and len(days) == DAYS + 1, days
+    assert min(days) == BATCH_DAY and len(days) == PAST_SHOP_DAYS + 1, days
 
 
 def test_the_cohort_dataset_has_a_cohort_per_month_of_the_past_and_the_current_one(past_shop):
@@ -59,10 +40,10 @@ def test_the_cohort_dataset_has_a_cohort_per_month_of_the_past_and_the_current_o
         first_day = con.sql("select min(date_day) from gold.dim_date").fetchone()[0]
     finally:
         con.close()
-    assert [c for c, _ in cohorts] == ["2025-11", "2025-12", "2026-01"]
+    assert [c for c, _ in cohorts] == [f"2025-{m:02d}" for m in range(1, 13)] + ["2026-01"]
     assert all(n > 0 for _, n in cohorts)
     # The calendar starts with the past's opening stock, before its first order.
-    assert first_day == date(2025, 11, 1)
+    assert first_day == date(2025, 1, 1)
 
 
 def _utc(value: datetime) -> datetime:
@@ -83,7 +64,7 @@ def test_versions_from_the_past_keep_their_real_effective_times(past_shop):
         con.close()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     from_the_past = [(c, _utc(v)) for c, u, v in snapshot if _utc(u) < start]
-    assert len(from_the_past) > len(truth) // 2  # most customers did not change in the two days
+    assert len(from_the_past) > len(truth) // 2  # most customers did not change in the first days
     assert all(valid_from == truth[c] for c, valid_from in from_the_past)
     first_versions = {}
     for customer, valid_from in dimension:
