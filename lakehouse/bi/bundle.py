@@ -172,14 +172,15 @@ def _timeseries(chart: Chart, dataset: Dataset) -> dict[str, Any]:
 
 
 def _bar(chart: Chart, dataset: Dataset) -> dict[str, Any]:
+    """Bars by the first metric, largest first; or by `order_by` (a metric or the x column) in `order`."""
     first = chart.metrics[0]
     return {
         "viz_type": "echarts_timeseries_bar",
         "x_axis": chart.by[0],
         "metrics": chart.metrics,
         "groupby": [],
-        "x_axis_sort": first,
-        "x_axis_sort_asc": False,
+        "x_axis_sort": chart.options.get("order_by", first),
+        "x_axis_sort_asc": chart.options.get("order", "descending") == "ascending",
         "xAxisLabelRotation": 30,
         "row_limit": chart.options.get("limit", 25),
         "orientation": "vertical",
