@@ -172,6 +172,20 @@ def _require(data: dict[str, Any], key: str, where: str) -> Any:
     return data[key]
 
 
+# `percentile(x, p)` in a metric: the exact percentile by nearest rank (the value at rank ceil(p × n) of the n
+# values of x that are not null), spelled in SQL that Trino and DuckDB both run and answer alike; Trino has only an
+# estimate (approx_percentile), and DuckDB's quantiles interpolate. x may not hold a comma or a parenthesis.
+_PERCENTILE = re.compile(r"\bpercentile\(\s*([^,()]+?)\s*,\s*(0?\.[0-9]+|1(?:\.0*)?)\s*\)")
+
+
+def _percentile(match: re.Match[str]) -> str:
+    x, p = match.group(1), match.group(2)
+    return (
+        f"case when count({x}) > 0 then array_sort(array_agg({x}) filter (where {x} is not null))"
+        f"[cast(ceil({p} * count({x})) as integer)] end"
+    )
+
+
 def _expand(name: str, raw: dict[str, str], where: str, seen: tuple[str, ...] = ()) -> str:
     if name in seen:
         raise LayerError(f"{where}: metric {name!r} refers to itself through {' → '.join((*seen, name))}")
@@ -182,7 +196,7 @@ def _expand(name: str, raw: dict[str, str], where: str, seen: tuple[str, ...] = 
             raise LayerError(f"{where}: metric {name!r} uses {{{ref}}}, which is not a metric of this dataset")
         return f"({_expand(ref, raw, where, (*seen, name))})"
 
-    return _REFERENCE.sub(substitute, raw[name])
+    return _PERCENTILE.sub(_percentile, _REFERENCE.sub(substitute, raw[name]))
 
 
 def load_dataset(path: Path) -> Dataset:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 import zipfile
 from pathlib import Path
@@ -76,6 +77,40 @@ def test_the_project_layer_loads_with_the_six_dashboards():
 def test_a_metric_built_on_others_is_expanded_where_it_is_defined(tiny):
     layer = load_layer(tiny)
     assert layer.datasets["orders"].metrics["aov"].expression == "(sum(net_amount)) / nullif((count(*)), 0)"
+
+
+def test_percentile_is_the_nearest_rank_value_on_duckdb(tiny):
+    """`percentile(x, p)` expands into SQL whose answer is the value at rank ceil(p × n) of x's non-null values (the
+    stack test compares every KPI on Trino with DuckDB's)."""
+    import duckdb
+
+    write(
+        tiny,
+        "datasets/order_values.yml",
+        """
+        name: order_values
+        model: fct_order_values
+        description: Order values.
+        columns:
+          - {name: currency, type: VARCHAR}
+        metrics:
+          - {name: median_net, expression: "percentile(net_amount, 0.5)"}
+          - {name: p90_net_eur, expression: "percentile(case when currency = 'EUR' then net_amount end, .9) / 100"}
+    """,
+    )
+    metrics = load_layer(tiny).datasets["order_values"].metrics
+    con = duckdb.connect()
+    con.execute(
+        "create table orders as select case when i % 4 = 0 then null else i * 10 end as net_amount,"
+        " case when i % 2 = 0 then 'EUR' else 'USD' end as currency from range(1, 11) as t(i)"
+    )
+    values = sorted(i * 10 for i in range(1, 11) if i % 4)  # 10, 20, 30, 50, 60, 70, 90, 100
+    eur = sorted(i * 10 for i in range(1, 11) if i % 4 and i % 2 == 0)  # 20, 60, 100
+    median = con.sql(f"select {metrics['median_net'].expression} from orders").fetchone()[0]
+    p90 = con.sql(f"select {metrics['p90_net_eur'].expression} from orders").fetchone()[0]
+    assert (median, p90) == (values[math.ceil(0.5 * len(values)) - 1], eur[math.ceil(0.9 * len(eur)) - 1] / 100)
+    empty = con.sql(f"select {metrics['median_net'].expression} from orders where false").fetchone()[0]
+    assert empty is None
 
 
 @pytest.mark.parametrize(
