@@ -24,7 +24,7 @@ PRODUCT_COLUMNS = list(FIELDS["products"])
 @dataclass(frozen=True)
 class DayOutput:
     """The files of one day (entity -> bytes), what each holds, the versions the exports carried, and the other
-    truth tables of the day (name -> table: churned customers, and with the first delivery the planted pairs)."""
+    truth tables of the delivery (name -> table: `delivery_truth`)."""
 
     day: date
     files: dict[str, bytes]
@@ -246,12 +246,26 @@ def _stock_day(
     return inventory.in_time_order(parts), pending_movements
 
 
-def more_truth(world: World, day: date, customers: pd.DataFrame, products: pd.DataFrame) -> dict[str, pa.Table]:
-    """Return a delivery's truth tables besides the versions: the customers gone from `day` (the first delivery:
-    every churn up to `day`), and, with the first delivery, the planted pairs."""
+def delivery_truth(
+    world: World,
+    day: date,
+    customers: pd.DataFrame,
+    products: pd.DataFrame,
+    made: orders.Orders,
+    statuses: pd.DataFrame,
+    movements: pd.DataFrame,
+    days: list[date],
+) -> dict[str, pa.Table]:
+    """Return a delivery's truth tables besides the versions: the lifecycle of the orders `made`, the stock of each
+    of `days` (whose `movements` these are), the customers gone from `day` (the first delivery: every churn up to
+    `day`), and, with the first delivery, the planted pairs. Call it before `world` moves on to `day`."""
     first_delivery = world.last_day is None
     since = np.iinfo(np.int64).min if first_delivery else day_start_ms(day) // DAY_MS
-    truth = {"churned_customers": crm.churned(customers, since, day_start_ms(day) // DAY_MS)}
+    truth = {
+        "order_lifecycle": orders.lifecycle(made, statuses),
+        "stock_levels": inventory.stock_levels(products, movements, days),
+        "churned_customers": crm.churned(customers, since, day_start_ms(day) // DAY_MS),
+    }
     if first_delivery:
         truth["planted_pairs"] = baskets.truth(products, world.pairs)
     return truth
@@ -315,7 +329,7 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
         "inventory": inventory.encode_movements(day_movements, world.next_ids["movement"], product_ids),
     }
     files, reports, outbox = land(world, day, clean)
-    planted = more_truth(world, day, customers, products)
+    truth = delivery_truth(world, day, customers, products, day_orders, statuses, day_movements, [day])
     world = replace(
         world,
         customers=customers,
@@ -327,6 +341,4 @@ def simulate_day(world: World, day: date, progress: Callable[[str], None] | None
         last_day=day,
     )
     customer_versions, product_versions = versions("customers", customer_export), versions("products", product_export)
-    truth = {"order_lifecycle": orders.lifecycle(day_orders, statuses)}
-    truth["stock_levels"] = inventory.stock_levels(products, day_movements, [day])
-    return world, DayOutput(day, files, reports, customer_versions, product_versions, {**truth, **planted})
+    return world, DayOutput(day, files, reports, customer_versions, product_versions, truth)

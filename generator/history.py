@@ -23,7 +23,7 @@ from generator import baskets, crm, inventory, orders
 from generator.catalogue import ProductChanges
 from generator.clickstream import DEVICE_WEIGHTS, ORDER_LINE_WEIGHTS, WEEKDAY_FACTOR, Traffic
 from generator.crm import CustomerChanges
-from generator.day import DayOutput, advanced_ids, export_lines, land, more_truth, versions
+from generator.day import DayOutput, advanced_ids, delivery_truth, export_lines, land, versions
 from generator.schema import MAX_ISSUED
 from generator.world import DAY_MS, World, day_rng, day_start_ms
 
@@ -165,7 +165,7 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
     }
     note("files")
     files, reports, outbox = land(world, batch_day, clean)
-    planted = more_truth(world, batch_day, customers, products)
+    truth = delivery_truth(world, batch_day, customers, products, past, statuses, stock, days)
     world = replace(
         world,
         products=products,
@@ -175,11 +175,6 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
         next_ids=advanced_ids(world, customers, products, len(past.numbers), len(due_status), len(stock)),
         last_day=batch_day,
     )
-    truth = {
-        "order_lifecycle": orders.lifecycle(past, statuses),
-        "stock_levels": inventory.stock_levels(products, stock, days),
-        **planted,
-    }
     customer_versions, product_versions = versions("customers", customers), versions("products", products)
     output = DayOutput(batch_day, files, reports, customer_versions, product_versions, truth)
     return world, output

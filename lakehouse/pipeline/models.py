@@ -62,8 +62,7 @@ def _record(ctx: RunContext, batch: int) -> None:
     """Record the batch built and each gold model's table as the build left it (checked by the next run): its id (a
     table made anew has another) and version. Read afresh: on the stack, Trino wrote them, not this process."""
     ctx.tables.refresh()
-    names = sorted(name for name, node in _models(ctx).items() if node["schema"] == "gold")
-    tables = {name: found for name in names if (found := ctx.tables.identity(f"gold.{name}")) is not None}
+    tables = {name: found for name in dbt.gold_models() if (found := ctx.tables.identity(f"gold.{name}")) is not None}
     record = {"batch": batch, "run_id": ctx.run_id, "tables": tables}
     ctx.warehouse.write_bytes(_marker(ctx), json.dumps(record).encode())
 
@@ -146,7 +145,7 @@ def published_on_trino(ctx: RunContext) -> dict[str, int]:
     """Return the rows of every gold model dbt built on Trino (there Trino writes them to Delta itself)."""
     from lakehouse import trino
 
-    names = sorted(name for name, node in _models(ctx).items() if node["schema"] == "gold")
+    names = dbt.gold_models()
     if not names:
         return {}
     counts = " union all ".join(f"select '{name}', count(*) from {trino.CATALOG}.gold.{name}" for name in names)
