@@ -177,24 +177,35 @@ class DeltaSparkEngine:
     def _last_commit(self, uri: str, commit: Commit | None = None) -> tuple[int | None, dict[str, Any]]:
         """Return the version and metrics of the commit a write just made: the table's last one, or, for a write
         with a marker, the latest one holding that marker. Steps side by side append to the same quarantine, so
-        the last commit there may be another step's (its metrics once gave one step another's quarantined rows)."""
-        recent = self.history(uri, 1 if commit is None else _OWN_COMMIT_DEPTH)
-        if not recent:
-            return None, {}
-        # Newest first, so the usual case (the last commit is this write's) reads one commit file.
-        own = (e for e in recent if commit is None or self._carries(uri, e.get("version"), commit))
-        chosen = next(own, recent[0])
-        metrics = {_snake(k): _number(v) for k, v in (chosen.get("operationMetrics") or {}).items()}
-        return chosen.get("version", self.version(uri)), metrics
+        the last commit there may be another step's.
 
-    def _carries(self, uri: str, version: int | None, commit: Commit) -> bool:
-        """Return whether the table's commit `version` holds `commit`'s marker (its `txn` action)."""
-        if version is None:
-            return False
+        The marker and the metrics are read from the same commit file. delta-rs's history, read while other
+        steps commit, can label a commit's entry with the version before it: metrics taken from it once gave one
+        step another's rows.
+        """
+        latest = DeltaTable(uri, storage_options=self.log.options).version()
+        for version in range(latest, max(-1, latest - _OWN_COMMIT_DEPTH), -1):
+            actions = self._actions(uri, version)
+            info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+            if commit is None or any(
+                a["txn"].get("appId") == commit.app_id and a["txn"].get("version") == commit.version
+                for a in actions
+                if "txn" in a
+            ):
+                return version, {_snake(k): _number(v) for k, v in (info.get("operationMetrics") or {}).items()}
+        marker = f"{commit.app_id} {commit.version}" if commit else "none"
+        raise PipelineError(
+            f"{uri}: the commit marked {marker} is not among the table's last {_OWN_COMMIT_DEPTH} commits; "
+            "another process may have written it: run the step again (its marker makes it land once)"
+        )
+
+    def _actions(self, uri: str, version: int) -> list[dict[str, Any]]:
+        """Return the commitInfo and txn actions of the table's commit `version`, read from its log file (the file
+        actions, thousands in a big commit, are skipped unparsed)."""
         path = f"{self.warehouse.fs_path(uri)}/_delta_log/{version:020d}.json"
         with self.warehouse.fs.open_input_stream(path) as stream:
-            markers = [json.loads(line)["txn"] for line in stream.read().decode().splitlines() if '"txn"' in line]
-        return any(m.get("appId") == commit.app_id and m.get("version") == commit.version for m in markers)
+            lines = stream.read().decode().splitlines()
+        return [json.loads(line) for line in lines if line.startswith(('{"commitInfo"', '{"txn"'))]
 
     # -- Spark ------------------------------------------------------------------------------------------------------
     def _path(self, uri: str) -> str:
