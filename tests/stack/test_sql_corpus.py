@@ -52,8 +52,12 @@ class Answer:
 
 @pytest.fixture(scope="module")
 def corpus_settings(spark, stack_settings):
-    """Return settings of a warehouse of its own on the test stack, taken day by day through the Spark layers."""
-    settings = dataclasses.replace(stack_settings, warehouse="s3://lakehouse-test/sql-corpus")
+    """Return settings of a warehouse of its own on the test stack, taken day by day through the Spark layers.
+
+    delta-rs writes it, the embedded deployment's writer, in a fraction of delta-spark's time: the corpus is about
+    the two readers. That both read delta-spark's tables alike is checked in test_stack_pipeline.py.
+    """
+    settings = dataclasses.replace(stack_settings, warehouse="s3://lakehouse-test/sql-corpus", delta_engine="delta-rs")
     use_s3(spark, settings)
     warehouse = Warehouse(settings)
     for _ in range(DAYS):
