@@ -58,6 +58,7 @@ run: setup
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
 	$(RUN) python -m lakehouse.sqllint
 	$(RUN) python -m lakehouse.dictionary --check
 

@@ -73,7 +73,7 @@ def baseline_events(
     lines: list[tuple[str, str]] = []  # (event_ts, line): the tracker writes in time order
     while len(lines) < events:
         kind = rnd.choices(_KINDS, weights=kind_weights)[0]
-        device = rnd.choices(range(3), weights=DEVICE_WEIGHTS)[0]
+        device = rnd.choices(range(3), weights=DEVICE_WEIGHTS.tolist())[0]
         customer = rnd.randint(1, customers) if kind == "purchase" or rnd.random() < 0.3 else None
         if customer is not None:
             anonymous_id = cookies.setdefault((customer, device), fake.uuid4())
@@ -122,7 +122,7 @@ def _funnel(kind: str, products: int, rnd: random.Random) -> list[tuple[str, str
         viewed = []
     carted: list[str] = []
     if kind in ("cart", "checkout", "purchase"):
-        wanted = rnd.choices([1, 2, 3, 4], weights=ORDER_LINE_WEIGHTS)[0]
+        wanted = rnd.choices([1, 2, 3, 4], weights=ORDER_LINE_WEIGHTS.tolist())[0]
         carted = list(dict.fromkeys(viewed))[:wanted] or viewed[:1]
     for product in viewed:
         steps.append(("product_view", product))

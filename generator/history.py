@@ -39,6 +39,13 @@ def history_days(world: World) -> list[date]:
     return [date.fromordinal(d) for d in range(first.toordinal(), world.options.start_date.toordinal())]
 
 
+def _batch_day(world: World) -> date:
+    """Return the day the past is delivered on (only a world with a past has one)."""
+    day = world.options.history_day()
+    assert day is not None, "the shop has no past to deliver"
+    return day
+
+
 def _day_orders(world: World, day: date, shelf: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """Return (order_ts, customer row, device, line's order, line's product row) of one day of the past.
 
@@ -68,7 +75,7 @@ def _with_companions(
     companion's line after its own, with the pair's probability (from the delivery day's "baskets" stream)."""
     anchor, companion, probability = baskets.on_shelf(world.products, world.pairs, shelf)
     pairs = (shelf[anchor], shelf[companion], probability)
-    rng = day_rng(world.options.seed, world.options.history_day(), "baskets")
+    rng = day_rng(world.options.seed, _batch_day(world), "baskets")
     every = np.ones(len(product), dtype=bool)
     at, extra = baskets.companions(line_order, product, every, pairs, len(world.products), rng)
     line_order, product = np.concatenate([line_order, line_order[at]]), np.concatenate([product, extra])
@@ -133,7 +140,7 @@ def simulate_history(world: World, note: Callable[[str], None] | None = None) ->
     """Return the world after its past and the batch that delivers it (dated the day before start_date)."""
     note = note or (lambda _: None)
     days = history_days(world)
-    batch_day = world.options.history_day()
+    batch_day = _batch_day(world)
     customers, products = world.customers, world.products
     note("orders")
     traffic = _traffic(world, days)

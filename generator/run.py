@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -162,7 +163,7 @@ def _deliveries(world: World, days: int, update: Callable) -> Iterator[tuple[Wor
         yield world, output
     for _ in range(days):
         day = world.next_day()
-        world, output = simulate_day(world, day, lambda step, day=day: update(day, step))
+        world, output = simulate_day(world, day, partial(update, day))
         yield world, output
 
 

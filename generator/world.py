@@ -104,7 +104,7 @@ _FLAGS = {
 }
 
 
-def parse_start_date(value: date | str) -> date:
+def parse_start_date(value: object) -> date:
     """Return `value` as a date, or raise a UserError for text that is not YYYY-MM-DD."""
     if isinstance(value, datetime):
         return value.date()
@@ -136,7 +136,7 @@ def resolve_options(stored: GeneratorOptions | None, **given: object) -> Generat
     """
     given = {k: v for k, v in given.items() if v is not None}
     if "start_date" in given:
-        given["start_date"] = parse_start_date(given["start_date"])  # type: ignore[arg-type]
+        given["start_date"] = parse_start_date(given["start_date"])
     base = stored or GeneratorOptions()
     if stored is not None:
         for name in FIXED_OPTIONS:
@@ -146,7 +146,7 @@ def resolve_options(stored: GeneratorOptions | None, **given: object) -> Generat
                     f"this warehouse was generated with {_FLAGS[name]} {shown}: leave {_FLAGS[name]} out to "
                     "continue it, or point LAKEHOUSE_WAREHOUSE at a new warehouse"
                 )
-    options = replace(base, **given)  # type: ignore[arg-type]
+    options = replace(base, **given)  # type: ignore[arg-type]  # given maps option names to CLI values
     _check_int("seed", options.seed, 0, 2**63 - 1)
     _check_int("customers", options.customers, 10, 5_000_000)
     _check_int("products", options.products, 10, 50_000)

@@ -20,14 +20,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from lakehouse.report import console
 from lakehouse.settings import Settings, load_settings
 from lakehouse.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from generator.run import GenerateResult
+    from lakehouse.pipeline.context import StepResult
+    from lakehouse.pipeline.watch import Cycle
 
 
 @dataclass
@@ -63,7 +70,7 @@ WATCHED_DAYS = 12
 SETTLED_DAYS = 3
 
 
-def _dbt_seconds(results) -> float:  # type: ignore[no-untyped-def]
+def _dbt_seconds(results: Sequence[StepResult]) -> float:
     """Return the seconds the dbt step took (it runs alone, after every Spark step)."""
     return sum(r.seconds for r in results if r.step.startswith("dbt."))
 
@@ -181,7 +188,8 @@ def _bench_watch(settings: Settings, warehouse: Warehouse, full: float, full_dbt
     spark = get_spark(settings, "lakehouse-bench")
     console.print(f"one more day, `run --watch`: {WATCHED_DAYS} days delivered one at a time …")
 
-    runs, delivered = [], []
+    runs: list[Cycle] = []
+    delivered: list[GenerateResult] = []
 
     def deliver(_: float) -> None:  # the next day lands once the watcher has taken the last one
         if len(delivered) == len(runs) - 1:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from lakehouse.report import console
@@ -231,7 +232,8 @@ def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
     timings = _bench_trino(base, on_stack, rows)
 
     table = Table(title="lakehouse bench --stack", title_justify="left")
-    for column, justify in (("measure", "left"), ("result", "right"), ("detail", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("measure", "left"), ("result", "right"), ("detail", "left"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for row in rows:
         table.add_row(*row)

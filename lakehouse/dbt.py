@@ -176,7 +176,7 @@ def run(warehouse: Warehouse, args: Sequence[str], *, target: str | None = None,
 
 def _failure(outcome: Any, status: str) -> str:
     """Return what failed and why, in one line: a model or test by name, a stale source by name and age."""
-    node = getattr(outcome, "node", None)
+    node: Any = getattr(outcome, "node", None)
     if getattr(node, "resource_type", None) == "source":
         name = f"{node.source_name}.{node.name}"
         loaded = getattr(outcome, "max_loaded_at", None)

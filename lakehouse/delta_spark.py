@@ -186,7 +186,7 @@ class DeltaSparkEngine:
         latest = DeltaTable(uri, storage_options=self.log.options).version()
         for version in range(latest, max(-1, latest - _OWN_COMMIT_DEPTH), -1):
             actions = self._actions(uri, version)
-            info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+            info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
             if commit is None or any(
                 a["txn"].get("appId") == commit.app_id and a["txn"].get("version") == commit.version
                 for a in actions
@@ -345,11 +345,11 @@ class DeltaSparkEngine:
                 else:
                     writer.createOrReplace()
             else:
-                writer = self._conform(uri, frame).write.format("delta").mode(mode)
+                saver = self._conform(uri, frame).write.format("delta").mode(mode)
                 if predicate:
-                    writer = writer.option("replaceWhere", predicate)
-                writer = _marked(writer, commit)
-                writer.save(path)
+                    saver = saver.option("replaceWhere", predicate)
+                saver = _marked(saver, commit)
+                saver.save(path)
         if raced:  # it exists now: write into it as any later write does (it cannot race a second time)
             return self.write(
                 spec, uri, df, mode=mode, predicate=predicate, commit=commit, replace_schema=replace_schema

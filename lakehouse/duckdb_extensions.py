@@ -11,10 +11,14 @@ import os
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import TypeAlias
 
 import duckdb
 
 from lakehouse.errors import UserError
+
+# A DuckDB connection's configuration, as `duckdb.connect(config=...)` takes it.
+Config: TypeAlias = dict[str, str | bool | int | float | list[str]]
 
 
 @cache
@@ -22,8 +26,8 @@ def extension_directory(names: tuple[str, ...] = ("delta",)) -> Path:
     """Return a DuckDB extension directory holding `names` from their PyPI packages (laid out once per process)."""
     root = Path(os.environ.get("LAKEHOUSE_CACHE") or Path.home() / ".cache" / "lakehouse") / "duckdb"
     probe = duckdb.connect()
-    version = probe.sql("pragma version").fetchone()[0]  # type: ignore[index]
-    platform = probe.sql("pragma platform").fetchone()[0]  # type: ignore[index]
+    version = probe.sql("pragma version").fetchone()[0]  # type: ignore[index]  # a pragma always returns a row
+    platform = probe.sql("pragma platform").fetchone()[0]  # type: ignore[index]  # a pragma always returns a row
     probe.close()
     target = root / version / platform
     target.mkdir(parents=True, exist_ok=True)
@@ -32,6 +36,7 @@ def extension_directory(names: tuple[str, ...] = ("delta",)) -> Path:
             module = importlib.import_module(f"duckdb_extension_{name}")
         except ImportError:
             raise UserError(f"the DuckDB {name} extension is not installed: add duckdb-extension-{name}") from None
+        assert module.__file__ is not None, f"{module.__name__} is not a regular package"
         source = Path(module.__file__).parent / "extensions" / version / f"{name}.duckdb_extension"
         if not source.is_file():
             raise UserError(f"the DuckDB {name} extension for DuckDB {version} is not installed: run `make setup`")
@@ -41,7 +46,7 @@ def extension_directory(names: tuple[str, ...] = ("delta",)) -> Path:
     return root
 
 
-def config(names: tuple[str, ...] = ("delta",)) -> dict[str, object]:
+def config(names: tuple[str, ...] = ("delta",)) -> Config:
     """Return the DuckDB configuration that finds `names` offline and never downloads anything."""
     return {"extension_directory": str(extension_directory(names)), "autoinstall_known_extensions": False}
 

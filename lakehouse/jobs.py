@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from lakehouse import lease as leases
 from lakehouse import native_panics
@@ -13,8 +14,13 @@ from lakehouse.report import ConsoleListener, console, summary_table
 from lakehouse.settings import Settings, load_settings
 from lakehouse.warehouse import Warehouse
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
-def _start_spark(settings: Settings, app_name: str, what: str):  # type: ignore[no-untyped-def]
+    from lakehouse.pipeline.context import RunContext, StepResult
+
+
+def _start_spark(settings: Settings, app_name: str, what: str) -> tuple[SparkSession, float]:
     """Start the one Spark session with a spinner, say how long it took and what comes next; return it and seconds."""
     from lakehouse.spark import get_spark
 
@@ -26,13 +32,13 @@ def _start_spark(settings: Settings, app_name: str, what: str):  # type: ignore[
     return spark, seconds
 
 
-def run_layers(  # type: ignore[no-untyped-def]
+def run_layers(
     settings: Settings,
     warehouse: Warehouse,
     layers: Sequence[str],
     app_name: str = "lakehouse",
     lease: leases.Lease | None = None,
-):
+) -> tuple[list[StepResult], RunContext, float]:
     """Start Spark (one session), run `layers` with live progress; return (results, context, Spark start seconds).
 
     The caller holds the warehouse's `lease`; the run's id is written into it.

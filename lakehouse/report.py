@@ -56,7 +56,14 @@ def summary_table(results: Sequence[StepResult], title: str = "Run summary") -> 
     return table
 
 
-class ConsoleListener:
+class Listener:
+    """Hears about steps as they start and finish (the CLI shows progress with it). Called from worker threads."""
+
+    def started(self, step: str, index: int, total: int) -> None: ...
+    def finished(self, result: StepResult, index: int, total: int) -> None: ...
+
+
+class ConsoleListener(Listener):
     """Shows which steps are running on one live line, and prints a line per step as it finishes."""
 
     def __init__(self, out: Console | None = None):

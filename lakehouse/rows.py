@@ -167,13 +167,15 @@ def to_arrow(data: Rows | DataFrame | pa.Table) -> pa.Table:
         return data.table
     if isinstance(data, SparkRows):
         return data.df.toArrow()
-    return data.toArrow()
+    if isinstance(data, DataFrame):
+        return data.toArrow()
+    raise TypeError(f"cannot take {type(data).__name__} as rows")
 
 
 def to_frame(data: Rows | DataFrame | pa.Table, spark: SparkSession) -> DataFrame:
     """Return what a write was given as a Spark DataFrame (what the delta-spark engine writes from)."""
     if isinstance(data, pa.Table):
         return spark.createDataFrame(data)
-    if isinstance(data, ArrowRows | SparkRows):
-        return data.frame(spark)
-    return data
+    if isinstance(data, DataFrame):
+        return data
+    return data.frame(spark)

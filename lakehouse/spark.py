@@ -118,7 +118,7 @@ def stack_config(settings: Settings) -> dict[str, str]:
 
 def use_s3(spark: SparkSession, settings: Settings) -> None:
     """Point a running session's s3a file system at the settings' S3 (a session started for another warehouse)."""
-    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]  # py4j has no types
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for key, value in settings.s3.spark().items():
         hadoop.set(key.removeprefix("spark.hadoop."), value)
 

@@ -17,7 +17,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
 
 import duckdb
 import pyarrow as pa
@@ -51,8 +50,7 @@ class QueryResult:
 def connect(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
     """Return an in-memory DuckDB connection that can read the warehouse's Delta tables."""
     names = ("delta", "httpfs") if warehouse.is_s3 else ("delta",)
-    config = cast("dict[str, str | bool | int | float | list[str]]", duckdb_extensions.config(names))
-    con = duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config=duckdb_extensions.config(names))
     duckdb_extensions.load(con, names)
     if warehouse.is_s3:
         con.execute(warehouse.settings.s3.duckdb_secret())
@@ -210,7 +208,7 @@ class SqlEngine:
         query = exp.select(node.copy())
         Translator(self._bind).statement(query)
         try:
-            return self.con.execute(to_duckdb(query)).fetchone()[0]  # type: ignore[index]
+            return self.con.execute(to_duckdb(query)).fetchone()[0]  # type: ignore[index]  # a select returns a row
         except duckdb.Error as exc:
             raise UserError(f"time travel: {str(exc).strip().splitlines()[0]}") from None
 

@@ -492,7 +492,7 @@ class Translator:
             return None
         return scope.column(node.name, node.table)
 
-    _Column.own_children = True  # type: ignore[attr-defined]
+    _Column.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
 
     def _Identifier(self, node: exp.Identifier, scope: Scope) -> TrinoType | None:
         return scope.lambdas.get(node.name)
@@ -503,7 +503,7 @@ class Translator:
     def _DataType(self, node: exp.DataType, scope: Scope) -> None:
         return None
 
-    _DataType.own_children = True  # type: ignore[attr-defined]
+    _DataType.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
 
     def _Interval(self, node: exp.Interval, scope: Scope) -> TrinoType:
         unit = _unit(node)
@@ -836,13 +836,13 @@ class Translator:
                 self.expr(part, scope)
         return self.type_of(node.this, scope)
 
-    _Window.own_children = True  # type: ignore[attr-defined]
+    _Window.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
 
     def _Filter(self, node: exp.Filter, scope: Scope) -> TrinoType | None:
         self.expr(node.expression, scope)
         return self.type_of(node.this, scope)
 
-    _Filter.own_children = True  # type: ignore[attr-defined]
+    _Filter.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
 
     def _RowNumber(self, node: exp.Expr, scope: Scope) -> TrinoType:
         return t.BIGINT
@@ -961,13 +961,13 @@ class Translator:
             node.set("this", exp.var(parts[part].upper()))
         return t.BIGINT
 
-    _Extract.own_children = True  # type: ignore[attr-defined]
+    _Extract.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
 
     def _date_part(self, node: exp.Expr, scope: Scope) -> TrinoType:
         self._temporal_function(node, scope)
         return t.BIGINT
 
-    _date_part.own_children = True  # type: ignore[attr-defined]
+    _date_part.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
     _Year = _Month = _Day = _DayOfMonth = _Hour = _Minute = _Second = _Quarter = _date_part
     _DayOfWeekIso = _DayOfWeek = _DayOfYear = _WeekOfYear = _Week = _YearOfWeek = _date_part
 
@@ -975,7 +975,7 @@ class Translator:
         self._temporal_function(node, scope)
         return t.VARCHAR
 
-    _TimeToStr.own_children = True  # type: ignore[attr-defined]
+    _TimeToStr.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
 
     def _AtTimeZone(self, node: exp.AtTimeZone, scope: Scope) -> TrinoType | None:
         kind = self.type_of(node.this, scope)
@@ -1039,7 +1039,7 @@ class Translator:
         self._replace(node, exp.Literal.string(str(kind)))
         return t.VARCHAR
 
-    _Typeof.own_children = True  # type: ignore[attr-defined]
+    _Typeof.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
 
     # Arrays and maps
     def _Array(self, node: exp.Array, scope: Scope) -> TrinoType | None:
@@ -1069,7 +1069,7 @@ class Translator:
             return t.array(body) if body is not None else None
         return kind if isinstance(node, exp.ArrayFilter) else t.BOOLEAN
 
-    _Transform.own_children = True  # type: ignore[attr-defined]
+    _Transform.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
     _ArrayFilter = _Transform
 
     def _ArraySize(self, node: exp.Expr, scope: Scope) -> TrinoType:
@@ -1139,7 +1139,7 @@ class Translator:
             "(run it on the stack, LAKEHOUSE_ENV=stack)"
         )
 
-    _Anonymous.own_children = True  # type: ignore[attr-defined]
+    _Anonymous.own_children = True  # type: ignore[attr-defined]  # marks a handler that translates its own children
 
     def _map_agg(
         self, node: exp.Anonymous, arguments: list[exp.Expr], kinds: list[TrinoType | None]

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,7 +34,7 @@ from lakehouse.warehouse import Warehouse, parse_table_name
 
 # What a write takes: a Spark DataFrame, rows a step materialized once (held where the engine writes from), or a
 # few Arrow rows made on the driver (the run audit).
-Frame = DataFrame | ArrowRows | SparkRows | pa.Table
+Frame: TypeAlias = DataFrame | ArrowRows | SparkRows | pa.Table
 
 # Commits between two checkpoints of a table's log. Every look at a table replays the commits after its last
 # checkpoint, and a day adds a few commits to each table: at Delta's default of 100, a table's load grew from ~8 to
@@ -251,7 +251,7 @@ class DeltaRsEngine:
 
     def identity(self, uri: str) -> tuple[str, int] | None:
         table = self._table(uri)
-        return (table.metadata().id, table.version()) if table else None
+        return (str(table.metadata().id), table.version()) if table else None
 
     def app_version(self, uri: str, app_id: str) -> int | None:
         table = self._table(uri)
@@ -331,10 +331,10 @@ class DeltaRsEngine:
             data = self._arrow(uri, df)
         creating = not self.exists(uri)
         with self._writing(uri):
-            write_deltalake(
+            write_deltalake(  # type: ignore[call-overload,misc]  # stubs want a literal mode; ours is chosen at run time
                 uri,
                 data,
-                mode=mode,  # type: ignore[arg-type]
+                mode=mode,
                 predicate=predicate if not creating else None,
                 partition_by=list(spec.partition_by) or None,
                 description=spec.description if creating or replace_schema else None,

@@ -383,6 +383,7 @@ def _native_filters(dashboard: Dashboard, layer: Layer, chart_ids: dict[str, int
             filter_type = "filter_time"
             control: dict[str, Any] = {"enableEmptyFilter": False}
         else:
+            assert item.dataset is not None, f"select filter {item.name} has no dataset"  # checked on load
             applies = [c for c in dashboard.charts if item.column in layer.datasets[c.dataset].columns]
             targets = [{"column": {"name": item.column}, "datasetUuid": stable_uuid("dataset", item.dataset)}]
             filter_type = "filter_select"

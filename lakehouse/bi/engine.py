@@ -50,7 +50,7 @@ _TYPE_FAMILIES = {
 }
 
 
-def duckdb_config() -> dict[str, object]:
+def duckdb_config() -> duckdb_extensions.Config:
     """The DuckDB settings a reader of the views file needs: find the delta extension offline, load it on use."""
     return {**duckdb_extensions.config(("delta",)), "autoload_known_extensions": True}
 
@@ -231,25 +231,24 @@ def _metric_sql(dataset: Dataset, metric: Metric, source: str) -> str:
 def check_dataset(queries: Queries | duckdb.DuckDBPyConnection, dataset: Dataset) -> list[Check]:
     """Run the dataset's SQL, columns and metrics on `queries` (or on a DuckDB connection to the views file); return
     one Check per item."""
-    if isinstance(queries, duckdb.DuckDBPyConnection):
-        queries = DuckDBQueries(queries)
+    target = DuckDBQueries(queries) if isinstance(queries, duckdb.DuckDBPyConnection) else queries
     checks: list[Check] = []
 
-    def run(item: str, sql: str, ask: Callable[[str], list] = queries.rows, trino_sql: str = "") -> list | None:
+    def run(item: str, sql: str, ask: Callable[[str], list] = target.rows, trino_sql: str = "") -> list | None:
         clock = time.perf_counter()
-        problem = _trino_parse(trino_sql or sql) if queries.parse_as_trino else None
+        problem = _trino_parse(trino_sql or sql) if target.parse_as_trino else None
         rows = None
         if problem is None:
             try:
                 rows = ask(sql)
             except QueryFailed as exc:
-                problem = f"fails on {queries.engine}: {exc}"
+                problem = f"fails on {target.engine}: {exc}"
         elapsed = (time.perf_counter() - clock) * 1000
         checks.append(Check(dataset.name, item, problem is None, problem or "", elapsed))
         return rows
 
     source = dataset.from_clause()
-    described = run("sql", source, queries.columns, f"select * from {source}")
+    described = run("sql", source, target.columns, f"select * from {source}")
     if described is None:
         return checks
     actual = dict(described)

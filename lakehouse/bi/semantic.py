@@ -78,7 +78,10 @@ class Dataset:
 
     def from_clause(self) -> str:
         """Return what a query over the dataset selects from: the table, or the view's SQL as a subquery."""
-        return self.table if self.table else f"(\n{self.sql.strip()}\n) as {self.name}"  # type: ignore[union-attr]
+        if self.table:
+            return self.table
+        assert self.sql is not None, f"dataset {self.name} has neither a table nor sql"  # checked on load
+        return f"(\n{self.sql.strip()}\n) as {self.name}"
 
 
 @dataclass
@@ -251,8 +254,8 @@ def load_dataset(path: Path) -> Dataset:
             description=raw.get("description"),
         )
     if dataset.time_column is not None:
-        column = dataset.columns.get(dataset.time_column)
-        if column is None or not column.is_temporal:
+        time_column = dataset.columns.get(dataset.time_column)
+        if time_column is None or not time_column.is_temporal:
             raise LayerError(f"{path}: time_column {dataset.time_column!r} must be a declared DATE or TIMESTAMP column")
     return dataset
 

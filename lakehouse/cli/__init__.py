@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -24,7 +25,7 @@ class _Group(click.Group):
         module = importlib.import_module(f"lakehouse.cli.{cmd_name}")
         return module.command
 
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (UserError, PipelineError) as exc:

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from lakehouse.report import console
-from lakehouse.settings import load_settings
+from lakehouse.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from lakehouse.stack.supervisor import State
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     """Return the stack's settings whatever LAKEHOUSE_ENV says: these commands are about the stack."""
     os.environ["LAKEHOUSE_ENV"] = "stack"
     return load_settings()
 
 
-def _show(states) -> None:  # type: ignore[no-untyped-def]
+def _show(states: Sequence[State]) -> None:
     table = Table(title="The stack", title_justify="left")
     for column in ("service", "address", "state", "pid", "up for", "log"):
         table.add_column(column)

@@ -10,6 +10,7 @@ from functools import partial
 import click
 import pyarrow.compute as pc
 from deltalake import DeltaTable
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from lakehouse import lease
@@ -77,14 +78,15 @@ def _rows(table: DeltaTable) -> int:
 def _tables_table(warehouse: Warehouse, options: dict[str, str] | None) -> Table:
     """Return a table of the warehouse's tables: version, rows, files and last change of each."""
     tables = Table(title=f"Tables in {warehouse.root}", title_justify="left")
-    for col, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("table", "left"),
         ("version", "right"),
         ("rows", "right"),
         ("files", "right"),
         ("last change", "left"),
-    ):
-        tables.add_column(col, justify=justify)  # type: ignore[arg-type]
+    )
+    for col, justify in columns:
+        tables.add_column(col, justify=justify)
     for name in warehouse.tables():
         dt = DeltaTable(warehouse.table_uri(name), storage_options=options)
         last = dt.history(1)[0]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
+from lakehouse.errors import PipelineError
 from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
 
@@ -33,6 +34,8 @@ class RunContext:
 
     @property
     def spark(self) -> SparkSession:
+        if self.tables.spark is None:
+            raise PipelineError("this step needs a Spark session")
         return self.tables.spark
 
     @property

@@ -26,6 +26,7 @@ from lakehouse.errors import PipelineError, UserError
 from lakehouse.pipeline import audit, bronze, gold, models, silver
 from lakehouse.pipeline.context import RunContext, StepResult
 from lakehouse.pipeline.publish import refresh_dashboards, register_in_sql_engine
+from lakehouse.report import Listener
 
 Step = Callable[[RunContext], StepResult]
 LAYERS = ("bronze", "silver", "gold", "dbt")
@@ -74,13 +75,6 @@ def steps_of(layer: str) -> list[PlannedStep]:
         spark_steps = [s.name for other in ("silver", "gold") for s in steps_of(other)]
         return [PlannedStep(f"dbt.{fn.__name__}", fn, tuple(spark_steps), reads_audit=True) for fn in models.STEPS]
     raise UserError(f"unknown layer {layer!r}: choose from {', '.join(LAYERS)}")
-
-
-class Listener:
-    """Hears about steps as they start and finish (the CLI shows progress with it). Called from worker threads."""
-
-    def started(self, step: str, index: int, total: int) -> None: ...
-    def finished(self, result: StepResult, index: int, total: int) -> None: ...
 
 
 def chain_lengths(needs: Mapping[str, Collection[str]]) -> dict[str, int]:
