@@ -23,13 +23,10 @@ from pathlib import Path
 from rich.console import JustifyMethod
 from rich.table import Table
 
+from lakehouse.pipeline import LAYERS, SPARK_LAYERS
 from lakehouse.report import console
 from lakehouse.settings import Settings, load_settings
 from lakehouse.warehouse import Warehouse
-
-SPARK_LAYERS = ("bronze", "silver", "gold")
-LAYERS = (*SPARK_LAYERS, "dbt")
-
 
 GC_LINE = re.compile(r"Pause (Young|Full) .*?(\d+)M->(\d+)M\(\d+M\)")
 LIVE_SAMPLE_SECONDS = 10.0

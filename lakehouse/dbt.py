@@ -52,16 +52,6 @@ def default_target(warehouse: Warehouse) -> str:
     return "trino" if warehouse.settings.is_stack else "duckdb"
 
 
-def work_dir(warehouse: Warehouse) -> Path:
-    """Return where dbt keeps its working files (`target/`, logs, DuckDB's database): in the warehouse's
-    `_lakehouse/dbt/` for a local warehouse; for one on S3, which dbt cannot write files to, in the stack's state
-    directory under the warehouse's name."""
-    if warehouse.is_s3:
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", warehouse.root.removeprefix("s3://")).strip("_")
-        return Path(warehouse.settings.stack_dir).resolve() / "dbt" / name
-    return Path(warehouse.root) / "_lakehouse" / "dbt"
-
-
 def environment(warehouse: Warehouse, target: str | None = None) -> dict[str, str]:
     """Return the environment dbt runs with: where the warehouse, its database, target and logs are."""
     target = target or default_target(warehouse)
@@ -69,7 +59,7 @@ def environment(warehouse: Warehouse, target: str | None = None) -> dict[str, st
         raise UserError(
             "the duckdb dbt target builds on a local warehouse; in the stack use LAKEHOUSE_DBT_TARGET=trino"
         )
-    work = work_dir(warehouse)
+    work = warehouse.tool_dir("dbt")
     work.mkdir(parents=True, exist_ok=True)
     values = {
         "LAKEHOUSE_WAREHOUSE": warehouse.root,

@@ -86,7 +86,7 @@ S3_TIMEOUT_SECONDS = 10.0
 
 def lease_uri(warehouse: Warehouse) -> str:
     """Return the URI of the warehouse's lease document."""
-    return warehouse.uri("_lakehouse", "lease.json")
+    return warehouse.state_uri("lease.json")
 
 
 # -- the holder ---------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
+from pathlib import Path
 
 import pyarrow.fs as pafs
 
@@ -113,6 +114,30 @@ class Warehouse:
                 if any(entry.type == pafs.FileType.File for entry in self.fs.get_file_info(log)):
                     found.append(name)
         return sorted(found)
+
+    # -- the warehouse's own state ------------------------------------------------------------------------------
+    def state_uri(self, *parts: str) -> str:
+        """Return a location in the warehouse's own folder, `_lakehouse/` (the lease, run logs, dbt's record)."""
+        return self.uri("_lakehouse", *parts)
+
+    def tool_dir(self, tool: str) -> Path:
+        """Return the local folder a tool (dbt, superset) keeps its working files in for this warehouse:
+        `_lakehouse/<tool>/` of a local warehouse; for one on S3, where the tools cannot keep files, the stack's state
+        directory, under the warehouse's name."""
+        if self.is_s3:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.root.removeprefix("s3://")).strip("_")
+            return Path(self.settings.stack_dir).resolve() / tool / name
+        return Path(self.root).resolve() / "_lakehouse" / tool
+
+    def clear_chart_cache(self) -> None:
+        """Forget the dashboards' cached chart results (Superset's file cache), so they answer from new data.
+
+        The files go, the folder stays: Superset's file cache makes its folder only when it starts."""
+        folder = self.tool_dir("superset") / "chart-cache"
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.is_file():
+                    entry.unlink(missing_ok=True)
 
     # -- landing zone ---------------------------------------------------------------------------------------------
     def landing_dir(self, entity: str, day: date | None = None) -> str:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lakehouse.bi import api, browser, engine, paths, semantic, server
+from lakehouse.bi import api, browser, engine, semantic, server
 from lakehouse.warehouse import Warehouse
 
 
@@ -80,7 +80,7 @@ def measure(
             for dashboard in layer.dashboards:
                 chromium.check_dashboard(login.url, dashboard.slug, dashboard.title, len(dashboard.charts))
             for dashboard in layer.dashboards:
-                paths.clear_chart_cache(warehouse)  # as after a pipeline run
+                warehouse.clear_chart_cache()  # as after a pipeline run
                 for _ in range(visits):
                     visit = chromium.check_dashboard(login.url, dashboard.slug, dashboard.title, len(dashboard.charts))
                     if visit.problems:

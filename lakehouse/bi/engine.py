@@ -27,7 +27,6 @@ import sqlglot
 from sqlglot.errors import ParseError
 
 from lakehouse import duckdb_extensions
-from lakehouse.bi.paths import superset_home
 from lakehouse.bi.semantic import Column, Dataset, Layer, Metric
 from lakehouse.errors import UserError
 from lakehouse.settings import Settings
@@ -59,7 +58,7 @@ def write_views_database(warehouse: Warehouse) -> Path:
     """Write (or keep) the views file for the warehouse's Delta tables and return its path."""
     if warehouse.is_s3:
         raise UserError("embedded Superset needs a local warehouse; with an s3:// warehouse use the stack's Trino")
-    home = superset_home(warehouse)
+    home = warehouse.tool_dir("superset")
     home.mkdir(parents=True, exist_ok=True)
     target = home / VIEWS_FILE
     tables = [(name, str(Path(warehouse.table_uri(name)).resolve())) for name in warehouse.tables()]

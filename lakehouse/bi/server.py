@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lakehouse.bi import bundle, engine, paths, semantic
+from lakehouse.bi import bundle, engine, semantic
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.warehouse import Warehouse
 
@@ -85,7 +85,7 @@ def connection(warehouse: Warehouse) -> bundle.Connection:
         return bundle.Connection(uri, {"connect_args": {"http_scheme": "http"}})
     if warehouse.settings.is_stack and not uri:
         return trino_connection(warehouse)
-    views = paths.superset_home(warehouse) / engine.VIEWS_FILE
+    views = warehouse.tool_dir("superset") / engine.VIEWS_FILE
     return bundle.Connection(
         uri or f"duckdb:///{views}",
         {"connect_args": {"read_only": True, "config": engine.duckdb_config()}},
@@ -124,7 +124,7 @@ def on_trino(warehouse: Warehouse) -> bool:
 
 
 def _environment(warehouse: Warehouse) -> dict[str, str]:
-    home = paths.superset_home(warehouse)
+    home = warehouse.tool_dir("superset")
     env = dict(os.environ)
     env.update(ensure_secrets())
     env.update(
@@ -157,7 +157,7 @@ def _admin(warehouse: Warehouse, *args: str, progress: Callable[[str], None]) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=paths.superset_home(warehouse),
+        cwd=warehouse.tool_dir("superset"),
     )
     failure = None
     assert process.stdout is not None
@@ -174,7 +174,7 @@ def _admin(warehouse: Warehouse, *args: str, progress: Callable[[str], None]) ->
             progress(f"superset: {event['step']}" + (f" ({detail})" if detail else ""))
     stderr = process.stderr.read() if process.stderr else ""
     if process.wait() != 0:
-        log = paths.superset_home(warehouse) / "admin.log"
+        log = warehouse.tool_dir("superset") / "admin.log"
         log.write_text(stderr)
         last = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
         raise PipelineError(failure or f"Superset's admin step failed: {last} (full output in {log})")
@@ -182,14 +182,14 @@ def _admin(warehouse: Warehouse, *args: str, progress: Callable[[str], None]) ->
 
 def build_bundle(warehouse: Warehouse, layer: semantic.Layer | None = None, path: Path | None = None) -> Path:
     """Write the layer (by default superset/) as an import bundle for this warehouse's connection; return where."""
-    path = path or paths.superset_home(warehouse) / "assets.zip"
+    path = path or warehouse.tool_dir("superset") / "assets.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bundle.write_bundle(layer or semantic.load_layer(), connection(warehouse)))
     return path
 
 
 def _pidfile(warehouse: Warehouse) -> Path:
-    return paths.superset_home(warehouse) / "gunicorn.pid"
+    return warehouse.tool_dir("superset") / "gunicorn.pid"
 
 
 def running_pid(warehouse: Warehouse) -> int | None:
@@ -222,7 +222,7 @@ def serve(warehouse: Warehouse, progress: Callable[[str], None], wait_seconds: f
         return
     if healthy():
         raise UserError(f"something else answers on {bind()}: stop it or set SUPERSET_PORT")
-    home = paths.superset_home(warehouse)
+    home = warehouse.tool_dir("superset")
     command = [
         str(VENV / "bin" / "gunicorn"),
         "--bind", bind(),
@@ -264,7 +264,7 @@ def stop(warehouse: Warehouse) -> bool:
 
 def up(warehouse: Warehouse, progress: Callable[[str], None], start_server: bool = True) -> Login:
     """Make Superset ready: views file, metadata database, admin, assets; then serve. Safe to repeat."""
-    home = paths.superset_home(warehouse)
+    home = warehouse.tool_dir("superset")
     home.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
     layer = semantic.load_layer()
@@ -277,7 +277,7 @@ def up(warehouse: Warehouse, progress: Callable[[str], None], start_server: bool
     bundle_path = build_bundle(warehouse, layer)
     progress(f"superset: {len(layer.datasets)} datasets, {len(layer.dashboards)} dashboards → {bundle_path.name}")
     _admin(warehouse, "setup", "import", str(bundle_path), progress=progress)
-    paths.clear_chart_cache(warehouse)  # the charts may have changed with the import
+    warehouse.clear_chart_cache()  # the charts may have changed with the import
     if start_server:
         serve(warehouse, progress)
     progress(f"superset: ready in {time.perf_counter() - clock:.1f}s")

@@ -14,11 +14,10 @@ import click
 from lakehouse import lease, native_panics
 from lakehouse.cli.options import wait_for_writer
 from lakehouse.errors import UserError
+from lakehouse.pipeline import LAYERS
 from lakehouse.report import console, summary_table
 from lakehouse.settings import Settings, load_settings
 from lakehouse.warehouse import Warehouse
-
-LAYERS = ("bronze", "silver", "gold", "dbt")
 
 
 @click.command("run")

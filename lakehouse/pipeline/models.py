@@ -27,7 +27,7 @@ INPUTS = (
 
 
 def _marker(ctx: RunContext) -> str:
-    return ctx.warehouse.uri("_lakehouse", "dbt", "built.json")
+    return ctx.warehouse.state_uri("dbt", "built.json")
 
 
 def _built(ctx: RunContext) -> dict:

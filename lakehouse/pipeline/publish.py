@@ -5,14 +5,13 @@ Dashboards drop their cached chart results; in the stack, Trino registers every 
 
 from __future__ import annotations
 
-from lakehouse.bi.paths import clear_chart_cache
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.pipeline.context import RunContext
 
 
 def refresh_dashboards(ctx: RunContext) -> None:
     """Drop the dashboards' cached chart results: they answer from the new data from now on."""
-    clear_chart_cache(ctx.warehouse)
+    ctx.warehouse.clear_chart_cache()
 
 
 def register_in_sql_engine(ctx: RunContext) -> list[str]:

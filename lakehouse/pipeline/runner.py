@@ -23,13 +23,12 @@ from pathlib import Path
 from lakehouse import native_panics
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
-from lakehouse.pipeline import audit, bronze, gold, models, silver
+from lakehouse.pipeline import LAYERS, audit, bronze, gold, models, silver
 from lakehouse.pipeline.context import RunContext, StepResult
 from lakehouse.pipeline.publish import refresh_dashboards, register_in_sql_engine
 from lakehouse.report import Listener
 
 Step = Callable[[RunContext], StepResult]
-LAYERS = ("bronze", "silver", "gold", "dbt")
 
 
 @dataclass(frozen=True)
@@ -202,7 +201,7 @@ def run(
 
 def _write_log(ctx: RunContext, failed: Sequence[StepResult]) -> str:
     """Write the failed steps' tracebacks under the warehouse (or, if it cannot be reached, a local temp file)."""
-    uri = ctx.warehouse.uri("_lakehouse", "logs", f"run-{ctx.run_id}.log")
+    uri = ctx.warehouse.state_uri("logs", f"run-{ctx.run_id}.log")
     reports = [f"step {r.step} failed\n{r.trace or r.error}" for r in failed]
     reports += [f"printed by delta-rs (kept off the console)\n{panic}" for panic in native_panics.held()]
     text = "\n\n".join(reports).encode("utf-8")

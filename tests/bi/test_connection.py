@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lakehouse.bi import bundle, paths, semantic, server
+from lakehouse.bi import bundle, semantic, server
 from lakehouse.settings import Settings
 from lakehouse.warehouse import Warehouse
 
@@ -42,7 +42,7 @@ def test_in_the_stack_superset_reads_the_configured_trino_as_superset(tmp_path):
     assert connection.password is None
     assert server.on_trino(warehouse)
     # Superset keeps its state in the stack's directory: there is no folder of its own on S3.
-    assert paths.superset_home(warehouse) == (tmp_path / "stack" / "superset" / "shop_warehouse").resolve()
+    assert warehouse.tool_dir("superset") == (tmp_path / "stack" / "superset" / "shop_warehouse").resolve()
 
 
 def test_over_https_the_password_goes_to_the_import_and_never_into_the_bundle(tmp_path, monkeypatch):

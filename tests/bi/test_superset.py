@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from lakehouse.bi import browser, engine, paths, semantic, server
+from lakehouse.bi import browser, engine, semantic, server
 from tests.bi.serving import chart_problems, client, counts, expected_counts, render_problems, serving
 from tests.ports import port
 
@@ -18,7 +18,7 @@ PORT = str(port(8099))  # not 8088, so a Superset someone is using here is left 
 def superset(shop):
     """Superset set up from nothing on the test shop, serving; stopped at the end."""
     warehouse, _, _ = shop
-    assert not (paths.superset_home(warehouse) / "superset.db").exists()  # a fresh metadata database
+    assert not (warehouse.tool_dir("superset") / "superset.db").exists()  # a fresh metadata database
     with serving(warehouse, PORT) as (login, messages):
         yield warehouse, login, messages
 
@@ -131,7 +131,7 @@ def test_a_pid_file_that_goes_while_it_is_read_means_superset_is_not_running(tmp
     from lakehouse.warehouse import Warehouse
 
     warehouse = Warehouse(replace(load_settings(), warehouse=str(tmp_path)))
-    pidfile = paths.superset_home(warehouse) / "gunicorn.pid"
+    pidfile = warehouse.tool_dir("superset") / "gunicorn.pid"
     pidfile.parent.mkdir(parents=True)
     pidfile.write_text(str(os.getpid()))
     assert server.running_pid(warehouse) == os.getpid()
