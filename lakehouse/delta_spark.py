@@ -32,7 +32,16 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.errors import PipelineError
 from lakehouse.rows import ArrowRows, Rows, SparkRows, to_frame
-from lakehouse.tables import TABLE_CONFIGURATION, USER_METADATA, Commit, DeltaRsEngine, Frame, TableSpec, WriteResult
+from lakehouse.tables import (
+    TABLE_CONFIGURATION,
+    USER_METADATA,
+    Commit,
+    DeltaRsEngine,
+    Frame,
+    TableFacts,
+    TableSpec,
+    WriteResult,
+)
 from lakehouse.warehouse import Warehouse
 
 # Session confs Delta reads a merge's idempotence marker from (a merge takes no writer options).
@@ -157,6 +166,9 @@ class DeltaSparkEngine:
 
     def history(self, uri: str, limit: int | None = None) -> list[dict[str, Any]]:
         return self.log.history(uri, limit)
+
+    def describe(self, uri: str) -> TableFacts | None:
+        return self.log.describe(uri)
 
     def _skipped_at(self, uri: str, commit: Commit | None) -> int | None:
         """Return the table's version if the app has committed this batch (or a later one) already, else None.

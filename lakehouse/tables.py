@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
@@ -113,6 +114,17 @@ class WriteResult:
         return 0 if self.skipped else self.rows
 
 
+@dataclass(frozen=True)
+class TableFacts:
+    """What a table holds now: its version, rows and data files, and its last commit."""
+
+    version: int
+    rows: int
+    files: int
+    changed_at: datetime
+    operation: str
+
+
 class DeltaEngine(Protocol):
     """The operations the pipeline needs from a Delta implementation."""
 
@@ -150,6 +162,7 @@ class DeltaEngine(Protocol):
         commit: Commit | None,
     ) -> WriteResult: ...
     def history(self, uri: str, limit: int | None = None) -> list[dict[str, Any]]: ...
+    def describe(self, uri: str) -> TableFacts | None: ...
     def optimize(self, uri: str) -> dict[str, Any]: ...
     def vacuum(self, uri: str, retention_hours: int) -> list[str]: ...
 
@@ -404,6 +417,18 @@ class DeltaRsEngine:
         table = self._table(uri)
         return table.history(limit) if table else []
 
+    def describe(self, uri: str) -> TableFacts | None:
+        """Return the table's version, rows and files (from the log's file statistics, no data read) and its last
+        commit; None when there is no table."""
+        table = self._table(uri)
+        if table is None:
+            return None
+        added = table.get_add_actions(flatten=True)
+        rows = sum(v for v in added.column("num_records").to_pylist() if v is not None)
+        last = table.history(1)[0]
+        changed_at = datetime.fromtimestamp(last["timestamp"] / 1000, UTC)
+        return TableFacts(table.version(), int(rows), added.num_rows, changed_at, str(last.get("operation", "")))
+
     def optimize(self, uri: str) -> dict[str, Any]:
         table = self._table(uri)
         if table is None:
@@ -568,6 +593,10 @@ class Tables:
 
     def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
         return self.engine.history(self.uri(name), limit)
+
+    def describe(self, name: str) -> TableFacts | None:
+        """Return the table's version, rows, files and last commit, or None when it does not exist."""
+        return self.engine.describe(self.uri(name))
 
     def note(self, name: str, commit: Commit, *, within: int = 50) -> dict[str, Any] | None:
         """Return the facts noted in the commit of `commit`'s marker, if it is among the table's last `within`, with

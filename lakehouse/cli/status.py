@@ -4,12 +4,9 @@ holds that the pipeline does not read, and the last runs."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 
 import click
-import pyarrow.compute as pc
-from deltalake import DeltaTable
 from rich.console import JustifyMethod
 from rich.table import Table
 
@@ -51,9 +48,9 @@ def _print_unrecognised(found: list[Unrecognised]) -> None:
         console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
-def _landing_table(warehouse: Warehouse) -> Table:
+def _landing_table(tables: Tables) -> Table:
     """Return per feed: the files landed, the last landing day, the files the ledger holds, and the files waiting."""
-    tables = Tables(warehouse)
+    warehouse = tables.warehouse
     pending = Table(title="Landing files (ops.landing_files)", title_justify="left")
     for col in ("feed", "files landed", "last landed", "in the ledger", "waiting"):
         pending.add_column(col)
@@ -69,15 +66,9 @@ def _landing_table(warehouse: Warehouse) -> Table:
     return pending
 
 
-def _rows(table: DeltaTable) -> int:
-    actions = table.get_add_actions(flatten=True)
-    column = actions.column("num_records")
-    return int(sum(v for v in column.to_pylist() if v is not None))
-
-
-def _tables_table(warehouse: Warehouse, options: dict[str, str] | None) -> Table:
+def _tables_table(tables: Tables) -> Table:
     """Return a table of the warehouse's tables: version, rows, files and last change of each."""
-    tables = Table(title=f"Tables in {warehouse.root}", title_justify="left")
+    shown = Table(title=f"Tables in {tables.warehouse.root}", title_justify="left")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("table", "left"),
         ("version", "right"),
@@ -86,44 +77,41 @@ def _tables_table(warehouse: Warehouse, options: dict[str, str] | None) -> Table
         ("last change", "left"),
     )
     for col, justify in columns:
-        tables.add_column(col, justify=justify)
-    for name in warehouse.tables():
-        dt = DeltaTable(warehouse.table_uri(name), storage_options=options)
-        last = dt.history(1)[0]
-        when = datetime.fromtimestamp(last["timestamp"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        tables.add_row(
-            name, str(dt.version()), f"{_rows(dt):,}", str(len(dt.file_uris())), f"{when} {last['operation']}"
-        )
-    return tables
+        shown.add_column(col, justify=justify)
+    for name in tables.names():
+        facts = tables.describe(name)
+        if facts is None:  # dropped since it was listed
+            continue
+        when = f"{facts.changed_at:%Y-%m-%d %H:%M:%S} {facts.operation}"
+        shown.add_row(name, str(facts.version), f"{facts.rows:,}", str(facts.files), when)
+    return shown
 
 
-def _print_runs(warehouse: Warehouse, options: dict[str, str] | None, runs: int) -> None:
+def _print_runs(tables: Tables, runs: int) -> None:
     """Print the latest `runs` rows of the run audit and how many of them failed (or that nothing has run yet)."""
-    audit_uri = warehouse.table_uri("ops.run_audit")
-    if DeltaTable.is_deltatable(audit_uri, storage_options=options):
-        audit = DeltaTable(audit_uri, storage_options=options).to_pyarrow_table()
-        audit = audit.sort_by([("started_at", "descending")]).slice(0, runs)
-        recent = Table(title="Latest steps (ops.run_audit)", title_justify="left")
-        for col in ("run", "step", "batches", "in", "out", "quarantined", "dup", "s", "status"):
-            recent.add_column(col)
-        for r in audit.to_pylist():
-            recent.add_row(
-                r["run_id"],
-                r["step"],
-                f"{r['batch_from'] or ''}→{r['batch_to'] or ''}",
-                f"{r['rows_in']:,}",
-                f"{r['rows_out']:,}",
-                f"{r['rows_quarantined']:,}",
-                f"{r['rows_duplicate']:,}",
-                f"{r['duration_seconds']:.1f}",
-                r["status"] if r["status"] != "failed" else f"failed: {r['error']}",
-            )
-        console.print(recent)
-        failed = pc.sum(pc.equal(audit.column("status"), "failed")).as_py() or 0
-        if failed:
-            console.print(f"[red]{failed} of the latest steps failed[/red]")
-    else:
+    if not tables.exists("ops.run_audit"):
         console.print("No runs yet: `lakehouse run` processes the landing files.")
+        return
+    audit = tables.query("ops.run_audit", f"select * from t order by started_at desc limit {max(runs, 0)}")
+    recent = Table(title="Latest steps (ops.run_audit)", title_justify="left")
+    for col in ("run", "step", "batches", "in", "out", "quarantined", "dup", "s", "status"):
+        recent.add_column(col)
+    for r in audit.to_pylist():
+        recent.add_row(
+            r["run_id"],
+            r["step"],
+            f"{r['batch_from'] or ''}→{r['batch_to'] or ''}",
+            f"{r['rows_in']:,}",
+            f"{r['rows_out']:,}",
+            f"{r['rows_quarantined']:,}",
+            f"{r['rows_duplicate']:,}",
+            f"{r['duration_seconds']:.1f}",
+            r["status"] if r["status"] != "failed" else f"failed: {r['error']}",
+        )
+    console.print(recent)
+    failed = sum(1 for status in audit.column("status").to_pylist() if status == "failed")
+    if failed:
+        console.print(f"[red]{failed} of the latest steps failed[/red]")
 
 
 @click.command("status")
@@ -132,16 +120,16 @@ def command(runs: int) -> None:
     """Show the warehouse: tables, versions and row counts, landing files waiting, and the latest runs."""
     warehouse = Warehouse(load_settings())
     warehouse.require_exists()
-    options = warehouse.storage_options() or None
+    tables = Tables(warehouse)
 
-    console.print(_tables_table(warehouse, options))
+    console.print(_tables_table(tables))
 
-    console.print(_landing_table(warehouse))
+    console.print(_landing_table(tables))
     unrecognised = _unrecognised(warehouse)
     if unrecognised:
         _print_unrecognised(unrecognised)
 
-    _print_runs(warehouse, options, runs)
+    _print_runs(tables, runs)
     holder = lease.current_holder(warehouse)
     if holder is not None:
         console.print(
