@@ -5,7 +5,7 @@ Runs alone as `spark-submit jobs/bronze.py` or `python jobs/bronze.py`; `lakehou
 
 import argparse
 
-from lakehouse.jobs import run_layer_job
+from lakehouse.launcher import run_layer_job
 
 
 def main(argv: list[str] | None = None) -> None:

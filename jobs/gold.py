@@ -5,7 +5,7 @@ Runs alone as `spark-submit jobs/gold.py` or `python jobs/gold.py`; `lakehouse r
 
 import argparse
 
-from lakehouse.jobs import run_layer_job
+from lakehouse.launcher import run_layer_job
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -218,7 +218,7 @@ def test_a_stale_source_fails_the_dbt_step_before_anything_is_built(shop, tmp_pa
     import re
 
     from lakehouse.errors import PipelineError
-    from lakehouse.pipeline import models, runner
+    from lakehouse.pipeline import dbt_step, runner
     from lakehouse.pipeline.context import RunContext
     from lakehouse.tables import Tables
 
@@ -254,7 +254,7 @@ def test_a_stale_source_fails_the_dbt_step_before_anything_is_built(shop, tmp_pa
     assert built == 0
     after = {name: tables.version(name) for name in tables.names()}
     assert after == before | {"ops.run_audit": before["ops.run_audit"] + 1}
-    assert models.built_batch(run) == 0
+    assert dbt_step.built_batch(run) == 0
 
 
 def test_dbt_leaves_its_database_free_for_other_processes(shop):

@@ -49,7 +49,7 @@ def command(layers: tuple[str, ...], watch: bool, every: float, wait: float) -> 
         raise UserError(f"no landing data in {warehouse.root}: run `lakehouse generate --days 30` first")
     with native_panics.kept_off_console(), lease.hold(warehouse, _describe(layers, watch), wait) as held:
         if watch:
-            from lakehouse.jobs import watch_landing
+            from lakehouse.launcher import watch_landing
 
             watch_landing(settings, warehouse, layers or LAYERS, every, held)
         else:
@@ -63,7 +63,7 @@ def _describe(layers: tuple[str, ...], watch: bool) -> str:
 
 def _run_once(settings: Settings, warehouse: Warehouse, layers: Sequence[str], held: lease.Lease) -> None:
     """Run `layers` over everything new and print the summary."""
-    from lakehouse.jobs import run_layers
+    from lakehouse.launcher import run_layers
 
     clock = time.perf_counter()
     results, ctx, spark_seconds = run_layers(settings, warehouse, layers, lease=held)

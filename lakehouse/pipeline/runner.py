@@ -23,7 +23,7 @@ from pathlib import Path
 from lakehouse import native_panics
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
-from lakehouse.pipeline import LAYERS, audit, bronze, gold, models, silver
+from lakehouse.pipeline import LAYERS, audit, bronze, dbt_step, gold, silver
 from lakehouse.pipeline.context import RunContext, StepResult
 from lakehouse.pipeline.publish import refresh_dashboards, register_in_sql_engine
 from lakehouse.report import Listener
@@ -72,7 +72,7 @@ def steps_of(layer: str) -> list[PlannedStep]:
         return [PlannedStep(f"gold.{fn.__name__}", fn, GOLD_NEEDS[f"gold.{fn.__name__}"]) for fn in gold.STEPS]
     if layer == "dbt":
         spark_steps = [s.name for other in ("silver", "gold") for s in steps_of(other)]
-        return [PlannedStep(f"dbt.{fn.__name__}", fn, tuple(spark_steps), reads_audit=True) for fn in models.STEPS]
+        return [PlannedStep(f"dbt.{fn.__name__}", fn, tuple(spark_steps), reads_audit=True) for fn in dbt_step.STEPS]
     raise UserError(f"unknown layer {layer!r}: choose from {', '.join(LAYERS)}")
 
 
