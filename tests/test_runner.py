@@ -1,10 +1,16 @@
-"""The runner's order: of the steps ready to start, the one heading the longest chain goes first."""
+"""The steps as declared, and the runner's order: of the steps ready to start, the one heading the longest chain goes
+first."""
 
 from __future__ import annotations
 
-from lakehouse.pipeline import runner
-from lakehouse.pipeline.context import RunContext, StepResult, next_batch
-from lakehouse.pipeline.runner import LAYERS, PlannedStep, chain_lengths, steps_of
+import re
+
+import yaml
+
+from lakehouse import dbt
+from lakehouse.pipeline import dbt_step, gold, runner
+from lakehouse.pipeline.context import RunContext, Step, StepResult, next_batch
+from lakehouse.pipeline.runner import LAYERS, chain_lengths, steps_of
 from lakehouse.settings import Settings
 from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
@@ -24,12 +30,12 @@ def test_every_step_heads_a_longer_chain_than_the_steps_that_need_it():
 def test_a_free_worker_takes_the_ready_step_with_the_longest_chain(monkeypatch, spark, tmp_path):
     started: list[str] = []
 
-    def step(name: str, *needs: str) -> PlannedStep:
+    def step(name: str, *needs: str) -> Step:
         def run(ctx: RunContext) -> StepResult:
             started.append(name)
             return StepResult(step=name, table=name, status="skipped")
 
-        return PlannedStep(name, run, needs)
+        return Step(name, run, needs=needs)
 
     # In plan order `side` would go second; `head` leads a chain of three, so `middle` goes before it.
     plan = [step("head"), step("side"), step("middle", "head"), step("tail", "middle")]
@@ -42,3 +48,63 @@ def test_a_free_worker_takes_the_ready_step_with_the_longest_chain(monkeypatch, 
 
 def test_batches_are_a_sequence_that_continues_above_the_landing_days_of_an_old_warehouse():
     assert [next_batch(b) for b in (1, 41, 20260131, 20261231)] == [2, 42, 20260132, 20261232]
+
+
+PLAN = [step for layer in LAYERS for step in steps_of(layer)]
+BY_NAME = {step.name: step for step in PLAN}
+
+
+def test_each_step_is_declared_once_in_its_layer_and_waits_only_for_declared_steps_before_it():
+    assert len(BY_NAME) == len(PLAN)
+    for index, step in enumerate(PLAN):
+        assert step.layer in LAYERS and steps_of(step.layer).count(step) == 1, step.name
+        assert set(step.needs) <= {s.name for s in PLAN[:index]}, step.name
+
+
+def _before(name: str) -> set[str]:
+    """Return every step `name` waits for, directly or through the steps it waits for."""
+    found: set[str] = set()
+    todo = list(BY_NAME[name].needs)
+    while todo:
+        need = todo.pop()
+        if need not in found:
+            found.add(need)
+            todo.extend(BY_NAME[need].needs)
+    return found
+
+
+def test_a_step_waits_for_every_step_before_it_writing_a_table_it_reads():
+    """A table every step of a layer appends to (its quarantine, the landing ledger) is shared, not waited for."""
+    for index, step in enumerate(PLAN):
+        layer = {s.name for s in PLAN if s.layer == step.layer}
+        for table in step.reads:
+            writers = {s.name for s in PLAN if table in s.writes}
+            if layer <= writers:
+                continue
+            earlier = writers & {s.name for s in PLAN[:index]}
+            assert earlier <= _before(step.name), (step.name, table, earlier - _before(step.name))
+
+
+def test_the_batch_markers_gold_and_dbt_read_are_of_declared_steps_writing_those_tables():
+    inputs = [*dbt_step.INPUTS, *(pair for pairs in gold.INPUTS.values() for pair in pairs)]
+    for table, app in inputs:
+        assert table in BY_NAME[app].writes, (table, app)
+    for name, pairs in gold.INPUTS.items():
+        assert {app for _, app in pairs} == set(BY_NAME[name].needs), name
+    spark_steps = {s.name for s in PLAN if s.layer in ("silver", "gold")}
+    assert {app for _, app in dbt_step.INPUTS} == spark_steps
+
+
+def test_dbt_reads_its_sources_from_the_tables_the_steps_write_and_their_freshness_from_the_step_writing_them():
+    sources = yaml.safe_load((dbt.PROJECT_DIR / "models" / "staging" / "_sources.yml").read_text())["sources"]
+    (build,) = dbt_step.STEPS
+    checked = 0
+    for source in sources:
+        for table in source["tables"]:
+            name = f"{source['schema']}.{table['name']}"
+            assert name in build.reads, name
+            query = (table.get("config") or table).get("loaded_at_query") or ""
+            for step in re.findall(r"step = '([a-z_.]+)'", query):
+                assert name in BY_NAME[step].writes, (name, step)
+                checked += 1
+    assert checked >= 8

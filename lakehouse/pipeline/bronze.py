@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from functools import partial
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.entities import Entity
+from lakehouse.entities import ENTITIES, Entity
 from lakehouse.pipeline import audit, landing
-from lakehouse.pipeline.context import RunContext, StepResult
+from lakehouse.pipeline.context import RunContext, Step, StepResult
 from lakehouse.rows import split
 from lakehouse.tables import Commit, TableSpec
 from lakehouse.transforms import bronze as tf
@@ -211,3 +212,15 @@ def _take(ctx: RunContext, entity: Entity, batch: int, entries: list[landing.Ent
     rows.release()
     days = {e.file.day for e in entries}
     result.notes.append(f"batch {batch}: {len(entries)} files, {len(days)} days ({min(days)}..{max(days)})")
+
+
+# One step per feed; they run side by side, each appending to the shared quarantine and landing ledger.
+STEPS = tuple(
+    Step(
+        f"bronze.{feed.name}",
+        partial(ingest, entity=feed),
+        reads=(landing.LEDGER.name,),
+        writes=(table_spec(feed).name, QUARANTINE.name, landing.LEDGER.name),
+    )
+    for feed in ENTITIES
+)

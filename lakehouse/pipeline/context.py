@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -74,3 +75,21 @@ class StepResult:
         self.rows_quarantined += earlier.rows_quarantined
         self.rows_duplicate += earlier.rows_duplicate
         self.notes.extend(earlier.notes)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A pipeline step, declared once beside its code: its name (`layer.step`: the run audit's step and its batch
+    marker's app id), what it runs, the tables it reads and writes, and the steps that must have finished first."""
+
+    name: str
+    run: Callable[[RunContext], StepResult]
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    # A step that reads `ops.run_audit` (dbt's freshness check) starts only once the steps before it are recorded.
+    reads_audit: bool = False
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 
 from lakehouse import dbt
-from lakehouse.pipeline import gold, landing
-from lakehouse.pipeline.context import RunContext, StepResult, next_batch
+from lakehouse.pipeline import audit, bronze, gold, landing, silver
+from lakehouse.pipeline.context import RunContext, Step, StepResult, next_batch
 from lakehouse.tables import TableSpec, sql_in
 
 # The Spark steps dbt reads from, as (table, app id) watermarks; dbt builds once all of them have moved on.
@@ -196,4 +196,20 @@ def _rebuild_on_trino(ctx: RunContext, stale: list[str]) -> None:
         dbt.run(ctx.warehouse, ["run", "--full-refresh", "--select", *stale])
 
 
-STEPS = (build,)
+_SPARK_STEPS = (*silver.STEPS, *gold.STEPS)
+# dbt's sources: what the silver and gold steps write, bronze's quarantine, the landing ledger and the run audit (also
+# its freshness checks). It writes the project's gold models (dbt.gold_models()).
+STEPS = (
+    Step(
+        "dbt.build",
+        build,
+        reads=(
+            bronze.QUARANTINE.name,
+            *dict.fromkeys(table for step in _SPARK_STEPS for table in step.writes),
+            landing.LEDGER.name,
+            audit.RUN_AUDIT.name,
+        ),
+        needs=tuple(step.name for step in _SPARK_STEPS),
+        reads_audit=True,
+    ),
+)

@@ -6,13 +6,12 @@ an overwrite of exactly those days, so a re-run or a late arrival never duplicat
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, timedelta
 
 from pyspark.sql import functions as F
 
 from lakehouse.pipeline import landing, silver
-from lakehouse.pipeline.context import RunContext, StepResult, next_batch
+from lakehouse.pipeline.context import RunContext, Step, StepResult, next_batch
 from lakehouse.tables import Commit, TableSpec, sql_in
 from lakehouse.transforms import gold as tf
 
@@ -129,4 +128,24 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
     return result
 
 
-STEPS: tuple[Callable[[RunContext], StepResult], ...] = (sessions, daily_product_metrics)
+def _needs(name: str) -> tuple[str, ...]:
+    """Return the steps whose batch markers a gold step reads its batches by (INPUTS)."""
+    return tuple(dict.fromkeys(app for _, app in INPUTS[name]))
+
+
+STEPS = (
+    Step(
+        "gold.sessions",
+        sessions,
+        reads=(silver.EVENTS.name, SESSIONS.name),
+        writes=(SESSIONS.name,),
+        needs=_needs("gold.sessions"),
+    ),
+    Step(
+        "gold.daily_product_metrics",
+        daily_product_metrics,
+        reads=(silver.EVENTS.name, silver.ORDERS.name, silver.ORDER_ITEMS.name, DAILY_PRODUCT_METRICS.name),
+        writes=(DAILY_PRODUCT_METRICS.name,),
+        needs=_needs("gold.daily_product_metrics"),
+    ),
+)

@@ -13,67 +13,27 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 from lakehouse import native_panics
-from lakehouse.entities import ENTITIES
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.pipeline import LAYERS, audit, bronze, dbt_step, gold, silver
-from lakehouse.pipeline.context import RunContext, StepResult
+from lakehouse.pipeline.context import RunContext, Step, StepResult
 from lakehouse.pipeline.publish import refresh_dashboards, register_in_sql_engine
 from lakehouse.report import Listener
 
-Step = Callable[[RunContext], StepResult]
+# The steps of each layer, as declared beside their code.
+_DECLARED = {"bronze": bronze.STEPS, "silver": silver.STEPS, "gold": gold.STEPS, "dbt": dbt_step.STEPS}
 
 
-@dataclass(frozen=True)
-class PlannedStep:
-    """A step, its name, and the steps that must have finished before it starts."""
-
-    name: str
-    run: Step
-    needs: tuple[str, ...] = ()
-    # A step that reads `ops.run_audit` (dbt's freshness check) starts only once the steps before it are recorded.
-    reads_audit: bool = False
-
-
-def _silver_needs(name: str) -> tuple[str, ...]:
-    feed = name.split(".", 1)[1]
-    own = (f"bronze.{feed}",)
-    dimensions = ("silver.customers", "silver.products")
-    return {
-        "silver.customers": own,
-        "silver.products": own,
-        "silver.orders": (*own, *dimensions),
-        "silver.order_status": (*own, "silver.orders"),
-        "silver.events": (*own, *dimensions),
-        "silver.inventory": (*own, "silver.products"),
-    }[name]
-
-
-GOLD_NEEDS = {
-    "gold.sessions": ("silver.events",),
-    "gold.daily_product_metrics": ("silver.events", "silver.orders", "silver.order_status"),
-}
-
-
-def steps_of(layer: str) -> list[PlannedStep]:
+def steps_of(layer: str) -> list[Step]:
     """Return the steps of a layer with what each needs, in a valid order."""
-    if layer == "bronze":
-        return [PlannedStep(f"bronze.{e.name}", partial(bronze.ingest, entity=e)) for e in ENTITIES]
-    if layer == "silver":
-        return [PlannedStep(f"silver.{fn.__name__}", fn, _silver_needs(f"silver.{fn.__name__}")) for fn in silver.STEPS]
-    if layer == "gold":
-        return [PlannedStep(f"gold.{fn.__name__}", fn, GOLD_NEEDS[f"gold.{fn.__name__}"]) for fn in gold.STEPS]
-    if layer == "dbt":
-        spark_steps = [s.name for other in ("silver", "gold") for s in steps_of(other)]
-        return [PlannedStep(f"dbt.{fn.__name__}", fn, tuple(spark_steps), reads_audit=True) for fn in dbt_step.STEPS]
-    raise UserError(f"unknown layer {layer!r}: choose from {', '.join(LAYERS)}")
+    if layer not in _DECLARED:
+        raise UserError(f"unknown layer {layer!r}: choose from {', '.join(LAYERS)}")
+    return list(_DECLARED[layer])
 
 
 def chain_lengths(needs: Mapping[str, Collection[str]]) -> dict[str, int]:
@@ -97,7 +57,7 @@ def chain_lengths(needs: Mapping[str, Collection[str]]) -> dict[str, int]:
     return {name: length(name) for name in needs}
 
 
-def _timed(ctx: RunContext, step: PlannedStep) -> StepResult:
+def _timed(ctx: RunContext, step: Step) -> StepResult:
     started, clock = datetime.now(UTC), time.perf_counter()
     try:
         result = step.run(ctx)
@@ -106,6 +66,9 @@ def _timed(ctx: RunContext, step: PlannedStep) -> StepResult:
     except Exception as exc:
         result = StepResult(step=step.name, table=step.name, status="failed", error=f"{type(exc).__name__}: {exc}")
         result.trace = traceback.format_exc()
+    if result.step != step.name:  # the run, its audit and its markers know a step by its declared name
+        error = f"the step declared as {step.name} reported itself as {result.step}"
+        result = StepResult(step=step.name, table=step.name, status="failed", error=error)
     result.started_at, result.seconds = started, time.perf_counter() - clock
     return result
 
@@ -113,7 +76,7 @@ def _timed(ctx: RunContext, step: PlannedStep) -> StepResult:
 class _Schedule:
     """One run's moving parts: the steps waiting, running and finished, and the results not yet in the audit."""
 
-    def __init__(self, ctx: RunContext, plan: list[PlannedStep], listener: Listener, parallelism: int):
+    def __init__(self, ctx: RunContext, plan: list[Step], listener: Listener, parallelism: int):
         self.ctx, self.plan, self.listener = ctx, plan, listener
         planned = {s.name for s in plan}
         # Needs outside the layers being run (e.g. bronze when only silver runs) are taken as met.
@@ -124,11 +87,11 @@ class _Schedule:
         self.lock = threading.Lock()
         self.counter = iter(range(1, len(plan) + 1))
         self.pending = list(plan)
-        self.running: dict[Future[StepResult], PlannedStep] = {}
+        self.running: dict[Future[StepResult], Step] = {}
         self.unrecorded: list[StepResult] = []
         self.workers = max(1, parallelism)
 
-    def work(self, step: PlannedStep) -> StepResult:
+    def work(self, step: Step) -> StepResult:
         with self.lock:
             index = next(self.counter)
         self.listener.started(step.name, index, len(self.plan))

@@ -20,7 +20,7 @@ from lakehouse.entities import ORDERS as ORDER_FEED
 from lakehouse.entities import PRODUCTS as PRODUCT_FEED
 from lakehouse.entities import Entity
 from lakehouse.pipeline import audit, bronze
-from lakehouse.pipeline.context import RunContext, StepResult, next_batch
+from lakehouse.pipeline.context import RunContext, Step, StepResult, next_batch
 from lakehouse.rows import Rows, split
 from lakehouse.tables import Commit, Frame, TableSpec
 from lakehouse.transforms import silver as tf
@@ -283,12 +283,53 @@ def inventory(ctx: RunContext) -> StepResult:
     return step.finish(inserted)
 
 
-# In dependency order: facts are checked against the dimensions loaded before them.
-STEPS: tuple[Callable[[RunContext], StepResult], ...] = (
-    customers,
-    products,
-    orders,
-    order_status,
-    events,
-    inventory,
+def _bronze(feed: Entity) -> str:
+    return bronze.table_spec(feed).name
+
+
+# Facts are checked against the dimensions loaded before them.
+_DIMENSION_STEPS = ("silver.customers", "silver.products")
+STEPS = (
+    Step(
+        "silver.customers",
+        customers,
+        reads=(_bronze(CUSTOMER_FEED), CUSTOMERS_HISTORY.name),
+        writes=(CUSTOMERS_HISTORY.name, CUSTOMERS.name, QUARANTINE.name),
+        needs=("bronze.customers",),
+    ),
+    Step(
+        "silver.products",
+        products,
+        reads=(_bronze(PRODUCT_FEED), PRODUCTS_HISTORY.name),
+        writes=(PRODUCTS_HISTORY.name, PRODUCTS.name, QUARANTINE.name),
+        needs=("bronze.products",),
+    ),
+    Step(
+        "silver.orders",
+        orders,
+        reads=(_bronze(ORDER_FEED), CUSTOMERS.name, PRODUCTS.name, ORDERS.name),
+        writes=(ORDERS.name, ORDER_ITEMS.name, QUARANTINE.name),
+        needs=("bronze.orders", *_DIMENSION_STEPS),
+    ),
+    Step(
+        "silver.order_status",
+        order_status,
+        reads=(_bronze(STATUS_FEED), ORDERS.name, ORDER_STATUS_HISTORY.name),
+        writes=(ORDER_STATUS_HISTORY.name, ORDERS.name, QUARANTINE.name),
+        needs=("bronze.order_status", "silver.orders"),
+    ),
+    Step(
+        "silver.events",
+        events,
+        reads=(_bronze(EVENT_FEED), CUSTOMERS.name, PRODUCTS.name, EVENTS.name),
+        writes=(EVENTS.name, QUARANTINE.name),
+        needs=("bronze.events", *_DIMENSION_STEPS),
+    ),
+    Step(
+        "silver.inventory",
+        inventory,
+        reads=(_bronze(INVENTORY_FEED), PRODUCTS.name, INVENTORY_MOVEMENTS.name),
+        writes=(INVENTORY_MOVEMENTS.name, QUARANTINE.name),
+        needs=("bronze.inventory", "silver.products"),
+    ),
 )
