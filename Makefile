@@ -59,7 +59,7 @@ lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
-	$(RUN) python -m lakehouse.sqllint
+	$(RUN) python -m lakehouse.devtools.sqllint
 	$(RUN) python -m lakehouse.dictionary --check
 
 stack: stack-deps

@@ -1,5 +1,6 @@
 """No function in the product code (lakehouse/, generator/, jobs/) is over MAX_LINES lines, `def` to last line,
-unless its docstring gives the reason in a sentence containing "Long because"."""
+unless its docstring gives the reason in a sentence containing "Long because"; and the product does not import its
+tooling (lakehouse/devtools/) or the pipeline its BI code."""
 
 from __future__ import annotations
 
@@ -42,3 +43,48 @@ def test_a_long_function_is_named_unless_its_docstring_says_why(tmp_path):
         f"def short():\n    return 1\n"
     )
     assert long_functions(tmp_path) == [f"lakehouse/long.py:1 unexplained ({MAX_LINES + 2} lines)"]
+
+
+# Who may import what: (importing modules, what they must not import). Only the CLI commands that are the tools load
+# lakehouse.devtools.
+BOUNDARIES = (
+    ("lakehouse", "lakehouse.devtools"),
+    ("lakehouse.pipeline", "lakehouse.bi"),
+)
+ALLOWED = {"lakehouse.devtools", "lakehouse.cli.bench", "lakehouse.cli.superset"}
+
+
+def crossings(root: Path = ROOT) -> list[str]:
+    """Return `module imports name` for every import across a boundary, module-level or inside a function."""
+    found = []
+    for path in sorted((root / "lakehouse").rglob("*.py")):
+        module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        if any(module == a or module.startswith(f"{a}.") for a in ALLOWED):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            for importer, forbidden in BOUNDARIES:
+                if module == importer or module.startswith(f"{importer}."):
+                    found += [f"{module} imports {n}" for n in names if n == forbidden or n.startswith(f"{forbidden}.")]
+    return found
+
+
+def test_the_product_imports_neither_its_tooling_nor_the_pipeline_its_bi():
+    assert crossings() == []
+
+
+def test_an_import_across_a_boundary_is_named(tmp_path):
+    (tmp_path / "lakehouse" / "pipeline").mkdir(parents=True)
+    (tmp_path / "lakehouse" / "pipeline" / "step.py").write_text(
+        "def run():\n    from lakehouse.bi import server\n    from lakehouse.devtools.bench import run_bench\n"
+    )
+    assert crossings(tmp_path) == [
+        "lakehouse.pipeline.step imports lakehouse.bi",
+        "lakehouse.pipeline.step imports lakehouse.bi.server",
+        "lakehouse.pipeline.step imports lakehouse.devtools.bench",
+        "lakehouse.pipeline.step imports lakehouse.devtools.bench.run_bench",
+    ]

@@ -18,10 +18,10 @@ def command(days: int, events_per_day: int | None, workdir: str | None, keep: bo
     times the size, and Trino's start and count(*) per table.
     """
     if stack:
-        from lakehouse.bench_stack import run_stack_bench
+        from lakehouse.devtools.bench_stack import run_stack_bench
 
         run_stack_bench(days=days, events_per_day=events_per_day)
         return
-    from lakehouse.bench import run_bench
+    from lakehouse.devtools.bench import run_bench
 
     run_bench(days=days, events_per_day=events_per_day, workdir=workdir, keep=keep)

@@ -90,7 +90,8 @@ def up(no_serve: bool) -> None:
 )
 def check(screenshots: Path | None) -> None:
     """Open every dashboard in headless Chromium; fail if a chart errors or never renders."""
-    from lakehouse.bi import browser, semantic, server
+    from lakehouse.bi import semantic, server
+    from lakehouse.devtools import browser
     from lakehouse.errors import UserError
 
     if not server.serving(_warehouse()):
@@ -124,7 +125,7 @@ def bench(rounds: int, visits: int) -> None:
     """Chart-query latency (p50/p95) and dashboard render times on this warehouse's gold layer."""
     from rich.table import Table
 
-    from lakehouse.bi import bench as dashboard_bench
+    from lakehouse.devtools import dashboard_bench
 
     figures = dashboard_bench.measure(_warehouse(), progress=console.print, rounds=rounds, visits=visits)
     table = Table(title="dashboards", title_justify="left")

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lakehouse.bi import api, browser, semantic, server
+from lakehouse.bi import api, semantic, server
+from lakehouse.devtools import browser
 from lakehouse.warehouse import Warehouse
 
 PASSWORD = "test-password-1"

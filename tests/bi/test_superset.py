@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from lakehouse.bi import browser, engine, semantic, server
+from lakehouse.bi import engine, semantic, server
+from lakehouse.devtools import browser
 from tests.bi.serving import chart_problems, client, counts, expected_counts, render_problems, serving
 from tests.ports import port
 

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lakehouse.bi import api, browser, engine, semantic, server
+from lakehouse.bi import api, engine, semantic, server
+from lakehouse.devtools import browser
 from lakehouse.warehouse import Warehouse
 
 

@@ -6,7 +6,7 @@
 3. One more day: generated, then processed by a fresh `lakehouse run` process (what a user waits for), and by
    `lakehouse run --watch` (a Spark session that stays up and takes each day as it lands).
 4. Dashboards: chart-query latency p50/p95 on the gold layer and through Superset, and each dashboard's render time
-   in headless Chromium (see lakehouse.bi.bench).
+   in headless Chromium (see lakehouse.devtools.dashboard_bench).
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def _bench_watch(settings: Settings, warehouse: Warehouse, full: float, full_dbt
 def _bench_dashboards(warehouse: Warehouse) -> tuple[list[Figure], Exception | None]:
     """Return the figures of Superset on this warehouse (on a port of its own): chart queries and render times;
     and the failure, if it failed (the pipeline's figures are still worth printing; it is raised after them)."""
-    from lakehouse.bi import bench as dashboard_bench
+    from lakehouse.devtools import dashboard_bench
 
     os.environ.setdefault("SUPERSET_PORT", "8097")
     console.print("dashboards: Superset on the bench warehouse …")

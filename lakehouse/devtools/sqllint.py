@@ -1,4 +1,4 @@
-"""`python -m lakehouse.sqllint`: lint the dbt project's SQL with sqlfluff's dbt templater (what `make lint` runs).
+"""`python -m lakehouse.devtools.sqllint`: lint the dbt project's SQL with sqlfluff's dbt templater (`make lint`).
 
 The templater compiles the project with dbt, so it gets the environment `lakehouse dbt` would give it, against a
 throwaway warehouse: linting needs no data.
