@@ -195,7 +195,10 @@ class DeltaSparkEngine:
         steps commit, can label a commit's entry with the version before it: metrics taken from it once gave one
         step another's rows.
         """
-        latest = DeltaTable(uri, storage_options=self.log.options).version()
+        # The log cache was dropped when the write ended; whatever state it holds now includes this write's commit.
+        latest = self.log.version(uri)
+        if latest is None:
+            raise PipelineError(f"no Delta table at {uri} after writing it")
         for version in range(latest, max(-1, latest - _OWN_COMMIT_DEPTH), -1):
             actions = self._actions(uri, version)
             info: dict[str, Any] = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
