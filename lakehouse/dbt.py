@@ -52,8 +52,12 @@ def default_target(warehouse: Warehouse) -> str:
     return "trino" if warehouse.settings.is_stack else "duckdb"
 
 
-def environment(warehouse: Warehouse, target: str | None = None) -> dict[str, str]:
-    """Return the environment dbt runs with: where the warehouse, its database, target and logs are."""
+def environment(warehouse: Warehouse, target: str | None = None, since_batch: int = 0) -> dict[str, str]:
+    """Return the environment dbt runs with: where the warehouse, its database, target and logs are, and the batch
+    the incremental models were last built from (dbt_project/macros/incremental.sql; 0 rebuilds every key).
+
+    The batch is an environment variable, not a `--vars` value: dbt parses the whole project again whenever its vars
+    change, but re-parses only the files that read an environment variable when that changes."""
     target = target or default_target(warehouse)
     if warehouse.is_s3 and target == "duckdb":
         raise UserError(
@@ -71,6 +75,7 @@ def environment(warehouse: Warehouse, target: str | None = None) -> dict[str, st
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DBT_PROJECT_DIR": str(PROJECT_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "LAKEHOUSE_DBT_SINCE_BATCH": str(since_batch),
     }
     if target == "trino":  # the stack's Trino, as the pipeline's user (dbt_project/profiles.yml reads these)
         values |= _trino_login(warehouse)
@@ -135,21 +140,25 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def run(warehouse: Warehouse, args: Sequence[str], *, target: str | None = None, quiet: bool = True) -> DbtResult:
-    """Run `dbt ARGS` in this process against the warehouse and return what happened (a failure raises)."""
-    from dbt.cli.main import dbtRunner
+def parse(warehouse: Warehouse, *, since_batch: int = 0) -> Any:
+    """Parse the project (only what changed since the last parse, which dbt keeps in `target/`) and return the
+    manifest, for `run` to share between commands: each command would otherwise parse the project again."""
+    return _invoke(warehouse, ["parse"], since_batch=since_batch).result
 
+
+def run(
+    warehouse: Warehouse,
+    args: Sequence[str],
+    *,
+    target: str | None = None,
+    quiet: bool = True,
+    since_batch: int = 0,
+    manifest: Any = None,
+) -> DbtResult:
+    """Run `dbt ARGS` in this process against the warehouse and return what happened (a failure raises); with
+    `manifest` (from `parse`, with the same since_batch), on the project as parsed there."""
     command = " ".join(args[:2]) if args[:1] == ["source"] else (args[0] if args else "build")
-    flags = ["--quiet"] if quiet else []
-    with _env(environment(warehouse, target)):
-        try:
-            outcome = dbtRunner().invoke([*args, *flags, "--no-use-colors"])
-        finally:
-            if (target or default_target(warehouse)) == "duckdb":
-                _release_duckdb()
-    if outcome.exception is not None:
-        message = re.sub(r"\s+", " ", str(outcome.exception)).strip()
-        raise PipelineError(f"dbt {command} could not run: {message[:500]}")
+    outcome = _invoke(warehouse, args, target=target, quiet=quiet, since_batch=since_batch, manifest=manifest)
     result = DbtResult(command, bool(outcome.success))
     for node in getattr(outcome.result, "results", None) or []:
         if getattr(getattr(node, "node", None), "resource_type", None) == "operation":
@@ -162,6 +171,31 @@ def run(warehouse: Warehouse, args: Sequence[str], *, target: str | None = None,
         detail = "; ".join(result.failures[:5]) or "see _lakehouse/dbt/logs/dbt.log"
         raise PipelineError(f"dbt {command} failed: {detail}")
     return result
+
+
+def _invoke(
+    warehouse: Warehouse,
+    args: Sequence[str],
+    *,
+    target: str | None = None,
+    quiet: bool = True,
+    since_batch: int = 0,
+    manifest: Any = None,
+) -> Any:
+    """Invoke dbt in this process with the warehouse's environment; return its outcome (raise if it could not run)."""
+    from dbt.cli.main import dbtRunner
+
+    flags = ["--quiet"] if quiet else []
+    with _env(environment(warehouse, target, since_batch)):
+        try:
+            outcome = dbtRunner(manifest=manifest).invoke([*args, *flags, "--no-use-colors"])
+        finally:
+            if (target or default_target(warehouse)) == "duckdb":
+                _release_duckdb()
+    if outcome.exception is not None:
+        message = re.sub(r"\s+", " ", str(outcome.exception)).strip()
+        raise PipelineError(f"dbt {' '.join(args[:2])} could not run: {message[:500]}")
+    return outcome
 
 
 def _failure(outcome: Any, status: str) -> str:

@@ -1,11 +1,18 @@
-{#- Incremental gold models. The pipeline's dbt step passes the batch the models were last built from
-    (`--vars '{since_batch: 41}'`); an incremental model then rebuilds only what later batches touched (the
-    changed orders, or the days that received rows) by delete+insert on its key, which dbt-duckdb and dbt-trino on
-    Trino's Delta connector both do. Without the variable (a plain `lakehouse dbt build`) since_batch is 0: every
-    key is rebuilt, which is slower and gives the same table. `--full-refresh` builds the tables anew. -#}
+{#- Incremental gold models. The pipeline's dbt step sets the batch the models were last built from in the
+    environment (LAKEHOUSE_DBT_SINCE_BATCH=41, lakehouse/dbt.py); an incremental model then rebuilds only what later
+    batches touched (the changed orders, or the days that received rows) by delete+insert on its key, which
+    dbt-duckdb and dbt-trino on Trino's Delta connector both do. Without it (a plain `lakehouse dbt build`)
+    since_batch is 0: every key is rebuilt, which is slower and gives the same table. `--full-refresh` builds the
+    tables anew. -#}
 
+{#- Read only when a model runs (`execute`), not while dbt parses the project: a value read while parsing would make
+    dbt parse again every file that reads it whenever it changes, which is every build. -#}
 {% macro since_batch() -%}
-    {{ var('since_batch', 0) | int }}
+    {%- if execute -%}
+        {{ env_var('LAKEHOUSE_DBT_SINCE_BATCH', '0') | int }}
+    {%- else -%}
+        0
+    {%- endif -%}
 {%- endmacro %}
 
 {#- What batches after since_batch() touched, as a one-column query. A model using it names the staging model it

@@ -170,9 +170,10 @@ def build(ctx: RunContext) -> StepResult:
     on_trino = ctx.warehouse.settings.is_stack
     if on_trino:  # dbt's sources are the tables Trino knows: register the ones this run made first
         _rebuild_on_trino(ctx, stale)
-    freshness = dbt.run(ctx.warehouse, ["source", "freshness"])
     # Incremental models rebuild only what batches after `done` touched (dbt_project/macros/incremental.sql).
-    outcome = dbt.run(ctx.warehouse, ["build", "--vars", json.dumps({"since_batch": done})])
+    project = dbt.parse(ctx.warehouse, since_batch=done)
+    freshness = dbt.run(ctx.warehouse, ["source", "freshness"], since_batch=done, manifest=project)
+    outcome = dbt.run(ctx.warehouse, ["build"], since_batch=done, manifest=project)
     published = published_on_trino(ctx) if on_trino else publish(ctx, whole=stale)
     result.rows_out = sum(published.values())
     where = "on Trino" if on_trino else "published"
