@@ -197,7 +197,7 @@ class SqlEngine:
         if str(version.this).upper() == "VERSION":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise UserError(f"FOR VERSION AS OF takes a version number, not {value!r}")
-            self.catalog.delta(schema, name, value)
+            self.catalog.snapshot(schema, name, value)
             return value
         if not isinstance(value, datetime):
             raise UserError(f"FOR TIMESTAMP AS OF takes a timestamp with time zone, not {value!r}")

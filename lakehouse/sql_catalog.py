@@ -4,10 +4,8 @@ Trino's catalog on the stack has the layers' schemas (plus dbt's, see lakehouse/
 and its Delta connector's metadata tables `"<table>$history"` and `"<table>$properties"`. This module gives the same:
 the catalog commands (`SHOW SCHEMAS`, `SHOW TABLES`, `SHOW COLUMNS`, `DESCRIBE`, `SHOW CREATE TABLE`), the
 `information_schema` tables, each table's columns with their Trino types, and the metadata tables, read from the
-Delta logs with delta-rs. Commands that only Trino can answer (`EXPLAIN`, `SHOW STATS`, ...) are refused by name.
-
-The SQL engine only reads the tables' logs and metadata here; it opens them with delta-rs directly because the table
-layer (lakehouse/tables.py) brings Spark with it, which `lakehouse sql` never starts.
+Delta logs by the table layer's Spark-free reader (lakehouse/table_log.py). Commands that only Trino can answer
+(`EXPLAIN`, `SHOW STATS`, ...) are refused by name.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ import pyarrow as pa
 from lakehouse import sql_types as t
 from lakehouse.errors import UserError
 from lakehouse.sql_types import TrinoType
+from lakehouse.table_log import Snapshot, TableLogs
 from lakehouse.trino import DBT_SCHEMAS
 from lakehouse.warehouse import TABLE_SCHEMAS, Warehouse
 
@@ -112,7 +111,7 @@ class Catalog:
     def __init__(self, warehouse: Warehouse):
         self.warehouse = warehouse
         self._tables: list[str] | None = None
-        self._delta: dict[tuple[str, int | None], Any] = {}
+        self.logs = TableLogs(warehouse)
 
     # -- tables ---------------------------------------------------------------------------------------------------
     def table_names(self) -> list[str]:
@@ -141,27 +140,20 @@ class Catalog:
                 "query the gold tables instead"
             )
 
-    def delta(self, schema: str, table: str, version: int | None = None) -> Any:
-        """Return the delta-rs table `schema.table` (at `version`), or raise a UserError naming the tables there are."""
-        from deltalake import DeltaTable
-
+    def snapshot(self, schema: str, table: str, version: int | None = None) -> Snapshot:
+        """Return table `schema.table` as its log says it is (at `version`), or raise a UserError naming the tables
+        there are, or the versions the table has."""
         name = f"{schema}.{table}"
         self.check_schema(schema, name)
-        key = (name, version)
-        if key not in self._delta:
-            uri = self.warehouse.table_uri(name) if re.fullmatch(r"[a-z][a-z0-9_]*", table) else ""
-            options = self.warehouse.storage_options() or None
-            if not uri or not DeltaTable.is_deltatable(uri, storage_options=options):
-                known = ", ".join(n for n in self.table_names() if n.startswith(f"{schema}.")) or "none yet"
-                raise UserError(f"unknown table {name}: tables in {schema} are {known}")
-            if version is None:
-                self._delta[key] = DeltaTable(uri, storage_options=options)
-            else:
-                latest = self.delta(schema, table)
-                if not 0 <= version <= latest.version():
-                    raise UserError(f"{name} has no version {version}: its versions are 0 to {latest.version()}")
-                self._delta[key] = DeltaTable(uri, version=version, storage_options=options)
-        return self._delta[key]
+        latest = self.logs.latest(name) if re.fullmatch(r"[a-z][a-z0-9_]*", table) else None
+        if latest is None:
+            known = ", ".join(n for n in self.table_names() if n.startswith(f"{schema}.")) or "none yet"
+            raise UserError(f"unknown table {name}: tables in {schema} are {known}")
+        if version is not None and not 0 <= version <= latest:
+            raise UserError(f"{name} has no version {version}: its versions are 0 to {latest}")
+        found = self.logs.snapshot(name, version)
+        assert found is not None  # the table exists: `latest` found it
+        return found
 
     def columns(self, schema: str, table: str, version: int | None = None) -> list[Column]:
         """Return the columns of a table (of a metadata table, of information_schema's) with their Trino types."""
@@ -174,9 +166,9 @@ class Catalog:
             ]
         base, metadata = split_metadata(table)
         if metadata:
-            self.delta(schema, base)
+            self.snapshot(schema, base)
             return [Column(name, kind) for name, kind in metadata_columns(metadata)]
-        fields = json.loads(self.delta(schema, table, version).schema().to_json())["fields"]
+        fields = self.snapshot(schema, table, version).fields
         return [
             Column(
                 f["name"], t.from_delta(f["type"]), f.get("nullable", True), (f.get("metadata") or {}).get("comment")
@@ -188,9 +180,10 @@ class Catalog:
         """Return the newest version of a table committed at or before `pointer` (Delta's `TIMESTAMP AS OF`)."""
         if pointer > datetime.now(UTC):
             raise UserError(f"FOR TIMESTAMP AS OF {pointer.isoformat()}: the pointer is not in the past")
+        self.snapshot(schema, table)
         committed = [
             (entry["version"], entry["timestamp"])
-            for entry in self.delta(schema, table).history()
+            for entry in self.logs.history(f"{schema}.{table}")
             if "version" in entry and "timestamp" in entry
         ]
         millis = pointer.timestamp() * 1000
@@ -202,8 +195,9 @@ class Catalog:
     # -- metadata tables ------------------------------------------------------------------------------------------
     def history(self, schema: str, table: str) -> Answer:
         """Return Trino's `"<table>$history"`: one row per commit of the Delta log, from its commitInfo."""
+        self.snapshot(schema, table)
         rows = []
-        for entry in sorted(self.delta(schema, table).history(), key=lambda e: e.get("version", -1)):
+        for entry in self.logs.history(f"{schema}.{table}"):
             at = entry.get("timestamp")
             rows.append(
                 (
@@ -224,15 +218,13 @@ class Catalog:
 
     def properties(self, schema: str, table: str) -> Answer:
         """Return Trino's `"<table>$properties"`: the table's configuration, then its protocol and features."""
-        delta = self.delta(schema, table)
-        rows = list(delta.metadata().configuration.items())
-        protocol = delta.protocol()
+        snapshot = self.snapshot(schema, table)
+        rows = list(snapshot.configuration.items())
         rows += [
-            ("delta.minReaderVersion", str(protocol.min_reader_version)),
-            ("delta.minWriterVersion", str(protocol.min_writer_version)),
+            ("delta.minReaderVersion", str(snapshot.min_reader_version)),
+            ("delta.minWriterVersion", str(snapshot.min_writer_version)),
         ]
-        features = sorted({*(protocol.reader_features or ()), *(protocol.writer_features or ())})
-        rows += [(f"delta.feature.{feature}", "supported") for feature in features]
+        rows += [(f"delta.feature.{feature}", "supported") for feature in snapshot.features]
         return answer(list(PROPERTIES_COLUMNS), rows)
 
     def metadata_table(self, schema: str, table: str) -> Answer:
@@ -302,8 +294,7 @@ class Catalog:
         """Return Trino's SHOW CREATE TABLE statement for a Delta table."""
         if split_metadata(table)[1] or schema == INFORMATION_SCHEMA:
             raise UserError(f"SHOW CREATE TABLE {schema}.{table}: only the lakehouse's own tables have one")
-        delta = self.delta(schema, table)
-        metadata = delta.metadata()
+        metadata = self.snapshot(schema, table)
         columns = self.columns(schema, table)
         lines = []
         for column in columns:
