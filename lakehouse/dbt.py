@@ -47,6 +47,17 @@ def gold_models() -> list[str]:
     return sorted(path.stem for path in (PROJECT_DIR / "models" / "marts").glob("*.sql"))
 
 
+def gold_descriptions() -> dict[str, str]:
+    """Return each gold model's description, on one line, from the marts' ymls (the data dictionary's source too)."""
+    import yaml
+
+    found = {}
+    for path in sorted((PROJECT_DIR / "models" / "marts").glob("*.yml")):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models") or []:
+            found[model["name"]] = " ".join(str(model.get("description") or "").split())
+    return found
+
+
 def default_target(warehouse: Warehouse) -> str:
     """Return the dbt target of the warehouse's deployment: Trino in the stack, DuckDB embedded."""
     return "trino" if warehouse.settings.is_stack else "duckdb"

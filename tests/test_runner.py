@@ -3,16 +3,20 @@ first."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 
+import pytest
 import yaml
 
-from lakehouse import dbt
-from lakehouse.pipeline import dbt_step, gold, runner
+from lakehouse import dbt, pipeline
+from lakehouse.errors import UserError
+from lakehouse.pipeline import catalog, dbt_step, gold, runner
 from lakehouse.pipeline.context import RunContext, Step, StepResult, next_batch
 from lakehouse.pipeline.runner import LAYERS, chain_lengths, steps_of
 from lakehouse.settings import Settings
-from lakehouse.tables import Tables
+from lakehouse.tables import Tables, TableSpec
 from lakehouse.warehouse import Warehouse
 
 
@@ -85,14 +89,40 @@ def test_a_step_waits_for_every_step_before_it_writing_a_table_it_reads():
             assert earlier <= _before(step.name), (step.name, table, earlier - _before(step.name))
 
 
-def test_the_batch_markers_gold_and_dbt_read_are_of_declared_steps_writing_those_tables():
-    inputs = [*dbt_step.INPUTS, *(pair for pairs in gold.INPUTS.values() for pair in pairs)]
-    for table, app in inputs:
-        assert table in BY_NAME[app].writes, (table, app)
-    for name, pairs in gold.INPUTS.items():
-        assert {app for _, app in pairs} == set(BY_NAME[name].needs), name
+def test_a_steps_batch_marker_is_in_a_table_it_writes_and_gold_and_dbt_read_the_markers_of_the_steps_they_need():
+    for step in PLAN:  # dbt keeps its progress in a record of its own (dbt_step.built_batch)
+        assert step.marker in step.writes if step.layer != "dbt" else step.marker == "", step.name
+    for name, marks in gold.INPUTS.items():
+        assert [app for _, app in marks] == list(BY_NAME[name].needs), name
     spark_steps = {s.name for s in PLAN if s.layer in ("silver", "gold")}
-    assert {app for _, app in dbt_step.INPUTS} == spark_steps
+    assert {app for _, app in dbt_step.INPUTS} == spark_steps == set(BY_NAME["dbt.build"].needs)
+
+
+def test_every_table_spec_of_the_pipeline_is_in_the_catalog_and_every_table_a_step_names_too():
+    specs = catalog.specs()
+    for module in pkgutil.iter_modules(pipeline.__path__):
+        for value in vars(importlib.import_module(f"lakehouse.pipeline.{module.name}")).values():
+            for spec in value if isinstance(value, tuple) else (value,):
+                if isinstance(spec, TableSpec):
+                    assert specs.get(spec.name) == spec, (module.name, spec.name)
+    for step in PLAN:
+        assert set(step.reads) | set(step.writes) <= set(specs), step.name
+    assert {f"gold.{name}" for name in dbt.gold_models()} <= set(specs)
+    assert catalog.spec("gold.fct_orders").description.startswith("One row per order")
+    with pytest.raises(UserError, match=r"unknown table gold\.nope: the pipeline's tables are .*gold\.fct_orders"):
+        catalog.spec("gold.nope")
+
+
+def test_dbt_finds_each_source_where_the_warehouse_keeps_that_table(tmp_path):
+    """On DuckDB a source is read from its Delta table's folder; the path must be the warehouse's own for it."""
+    sources = yaml.safe_load((dbt.PROJECT_DIR / "models" / "staging" / "_sources.yml").read_text())["sources"]
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path)))
+    for source in sources:
+        template = source["meta"]["external_location"]
+        rendered = re.sub(r"\{\{ env_var\('LAKEHOUSE_WAREHOUSE', '\.'\) \}\}", warehouse.root, template)
+        for table in source["tables"]:
+            name = f"{source['schema']}.{table['name']}"
+            assert rendered.format(name=table["name"]) == f"delta_scan('{warehouse.table_uri(name)}')", name
 
 
 def test_dbt_reads_its_sources_from_the_tables_the_steps_write_and_their_freshness_from_the_step_writing_them():

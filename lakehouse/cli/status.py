@@ -12,7 +12,7 @@ from rich.table import Table
 
 from lakehouse import lease
 from lakehouse.entities import ENTITIES
-from lakehouse.pipeline import landing
+from lakehouse.pipeline import audit, catalog, landing
 from lakehouse.report import console
 from lakehouse.settings import load_settings
 from lakehouse.tables import Tables
@@ -66,8 +66,9 @@ def _landing_table(tables: Tables) -> Table:
     return pending
 
 
-def _tables_table(tables: Tables) -> Table:
-    """Return a table of the warehouse's tables: version, rows, files and last change of each."""
+def _tables_table(tables: Tables) -> tuple[Table, list[str]]:
+    """Return a table of the warehouse's tables (version, rows, files and last change of each), in the order of the
+    table catalog, and the catalog's tables not written yet; a table the catalog does not know is shown and said so."""
     shown = Table(title=f"Tables in {tables.warehouse.root}", title_justify="left")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("table", "left"),
@@ -78,25 +79,27 @@ def _tables_table(tables: Tables) -> Table:
     )
     for col, justify in columns:
         shown.add_column(col, justify=justify)
-    for name in tables.names():
+    known, present = catalog.specs(), tables.names()
+    for name in [*(n for n in known if n in present), *(n for n in present if n not in known)]:
         facts = tables.describe(name)
         if facts is None:  # dropped since it was listed
             continue
         when = f"{facts.changed_at:%Y-%m-%d %H:%M:%S} {facts.operation}"
-        shown.add_row(name, str(facts.version), f"{facts.rows:,}", str(facts.files), when)
-    return shown
+        label = name if name in known else f"{name} (not a table of the pipeline's)"
+        shown.add_row(label, str(facts.version), f"{facts.rows:,}", str(facts.files), when)
+    return shown, [n for n in known if n not in present]
 
 
 def _print_runs(tables: Tables, runs: int) -> None:
     """Print the latest `runs` rows of the run audit and how many of them failed (or that nothing has run yet)."""
-    if not tables.exists("ops.run_audit"):
+    if not tables.exists(audit.RUN_AUDIT.name):
         console.print("No runs yet: `lakehouse run` processes the landing files.")
         return
-    audit = tables.query("ops.run_audit", f"select * from t order by started_at desc limit {max(runs, 0)}")
-    recent = Table(title="Latest steps (ops.run_audit)", title_justify="left")
+    steps = tables.query(audit.RUN_AUDIT.name, f"select * from t order by started_at desc limit {max(runs, 0)}")
+    recent = Table(title=f"Latest steps ({audit.RUN_AUDIT.name})", title_justify="left")
     for col in ("run", "step", "batches", "in", "out", "quarantined", "dup", "s", "status"):
         recent.add_column(col)
-    for r in audit.to_pylist():
+    for r in steps.to_pylist():
         recent.add_row(
             r["run_id"],
             r["step"],
@@ -109,7 +112,7 @@ def _print_runs(tables: Tables, runs: int) -> None:
             r["status"] if r["status"] != "failed" else f"failed: {r['error']}",
         )
     console.print(recent)
-    failed = sum(1 for status in audit.column("status").to_pylist() if status == "failed")
+    failed = sum(1 for status in steps.column("status").to_pylist() if status == "failed")
     if failed:
         console.print(f"[red]{failed} of the latest steps failed[/red]")
 
@@ -122,7 +125,10 @@ def command(runs: int) -> None:
     warehouse.require_exists()
     tables = Tables(warehouse)
 
-    console.print(_tables_table(tables))
+    shown, unwritten = _tables_table(tables)
+    console.print(shown)
+    if unwritten:
+        console.print(f"Not written yet: {', '.join(unwritten)}", markup=False, highlight=False)
 
     console.print(_landing_table(tables))
     unrecognised = _unrecognised(warehouse)

@@ -141,7 +141,7 @@ def _bench_full_run(settings: Settings, warehouse: Warehouse, days: int) -> tupl
     spark.stop()
     full = spark_start + pipeline
     full_dbt = _dbt_seconds(results)
-    rows_in = sum(r.rows_in for r in results if r.step.startswith("bronze."))
+    rows_in = sum(r.rows_in for r in results if r.layer == "bronze")
     figure = Figure(
         "full run (landing → gold)",
         f"{full:.1f} s",

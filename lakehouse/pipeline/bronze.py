@@ -221,6 +221,7 @@ STEPS = tuple(
         partial(ingest, entity=feed),
         reads=(landing.LEDGER.name,),
         writes=(table_spec(feed).name, QUARANTINE.name, landing.LEDGER.name),
+        marker=table_spec(feed).name,
     )
     for feed in ENTITIES
 )

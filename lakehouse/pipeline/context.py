@@ -67,6 +67,10 @@ class StepResult:
     def did_work(self) -> bool:
         return self.status != "skipped"
 
+    @property
+    def layer(self) -> str:
+        return self.step.split(".", 1)[0]
+
     def absorb(self, earlier: StepResult) -> None:
         """Count `earlier` (the batches just before this result's) as part of this result."""
         self.batch_from = earlier.batch_from
@@ -80,7 +84,8 @@ class StepResult:
 @dataclass(frozen=True)
 class Step:
     """A pipeline step, declared once beside its code: its name (`layer.step`: the run audit's step and its batch
-    marker's app id), what it runs, the tables it reads and writes, and the steps that must have finished first."""
+    marker's app id), what it runs, the tables it reads and writes, the steps that must have finished first, and the
+    table whose log holds its batch marker (the steps after it read its progress there)."""
 
     name: str
     run: Callable[[RunContext], StepResult]
@@ -89,7 +94,13 @@ class Step:
     needs: tuple[str, ...] = ()
     # A step that reads `ops.run_audit` (dbt's freshness check) starts only once the steps before it are recorded.
     reads_audit: bool = False
+    marker: str = ""
 
     @property
     def layer(self) -> str:
         return self.name.split(".", 1)[0]
+
+    @property
+    def mark(self) -> tuple[str, str]:
+        """Return where the step's progress is read: (the table holding its batch marker, the marker's app id)."""
+        return (self.marker, self.name)

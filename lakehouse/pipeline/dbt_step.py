@@ -13,18 +13,6 @@ from lakehouse.pipeline import audit, bronze, gold, landing, silver
 from lakehouse.pipeline.context import RunContext, Step, StepResult, next_batch
 from lakehouse.tables import TableSpec, sql_in
 
-# The Spark steps dbt reads from, as (table, app id) watermarks; dbt builds once all of them have moved on.
-INPUTS = (
-    ("silver.customers", "silver.customers"),
-    ("silver.products", "silver.products"),
-    ("silver.orders", "silver.orders"),
-    ("silver.orders", "silver.order_status"),
-    ("silver.events", "silver.events"),
-    ("silver.inventory_movements", "silver.inventory"),
-    ("gold.sessions", "gold.sessions"),
-    ("gold.daily_product_metrics", "gold.daily_product_metrics"),
-)
-
 
 def _marker(ctx: RunContext) -> str:
     return ctx.warehouse.state_uri("dbt", "built.json")
@@ -76,6 +64,11 @@ def _models(ctx: RunContext) -> dict[str, dict]:
     return {n["name"]: n for n in nodes if n["resource_type"] == "model"}
 
 
+def model_spec(name: str) -> TableSpec:
+    """Return the gold table of dbt model `name`, described as the model's yml describes it."""
+    return TableSpec(f"gold.{name}", dbt.gold_descriptions().get(name) or f"dbt model {name}")
+
+
 def _as_trino_types(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """Return the query that reads model `name` in the types Trino gives the same SQL.
 
@@ -124,8 +117,7 @@ def publish(ctx: RunContext, whole: Collection[str] = ()) -> dict[str, int]:
         published = {}
         for name in names:
             node = models.get(name, {})
-            description = " ".join(node.get("description", "").split()) or f"dbt model {name}"
-            spec = TableSpec(f"gold.{name}", description)
+            spec = model_spec(name)
             query = _as_trino_types(con, name)
             keys, key = rebuilt.get(name), node.get("config", {}).get("unique_key")
             if keys is not None and isinstance(key, str) and name not in whole and ctx.tables.exists(spec.name):
@@ -198,8 +190,11 @@ def _rebuild_on_trino(ctx: RunContext, stale: list[str]) -> None:
 
 
 _SPARK_STEPS = (*silver.STEPS, *gold.STEPS)
+# The Spark steps dbt reads from, by their batch markers; dbt builds once all of them have moved on.
+INPUTS = tuple(step.mark for step in _SPARK_STEPS)
 # dbt's sources: what the silver and gold steps write, bronze's quarantine, the landing ledger and the run audit (also
-# its freshness checks). It writes the project's gold models (dbt.gold_models()).
+# its freshness checks). It writes the project's gold models; its progress is its own record (built_batch), not a
+# batch marker in a table.
 STEPS = (
     Step(
         "dbt.build",
@@ -210,6 +205,7 @@ STEPS = (
             landing.LEDGER.name,
             audit.RUN_AUDIT.name,
         ),
+        writes=tuple(f"gold.{name}" for name in dbt.gold_models()),
         needs=tuple(step.name for step in _SPARK_STEPS),
         reads_audit=True,
     ),

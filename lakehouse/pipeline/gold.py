@@ -30,15 +30,8 @@ DAILY_PRODUCT_METRICS = TableSpec(
     " cancellations and returns.",
     keys=("metric_date", "product_id"),
 )
-# The batch markers each gold step reads its batches by (table, app).
-INPUTS = {
-    "gold.sessions": ((silver.EVENTS.name, "silver.events"),),
-    "gold.daily_product_metrics": (
-        (silver.EVENTS.name, "silver.events"),
-        (silver.ORDERS.name, "silver.orders"),
-        (silver.ORDERS.name, "silver.order_status"),
-    ),
-}
+# Gold's tables made by Spark, for the table catalog (lakehouse/pipeline/catalog.py); dbt's join them there.
+TABLES = (SESSIONS, DAILY_PRODUCT_METRICS)
 
 
 def _changed_days(ctx: RunContext, table: str, day_column: str, lo: int, hi: int) -> list[date]:
@@ -128,24 +121,24 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
     return result
 
 
-def _needs(name: str) -> tuple[str, ...]:
-    """Return the steps whose batch markers a gold step reads its batches by (INPUTS)."""
-    return tuple(dict.fromkeys(app for _, app in INPUTS[name]))
-
-
 STEPS = (
     Step(
         "gold.sessions",
         sessions,
         reads=(silver.EVENTS.name, SESSIONS.name),
         writes=(SESSIONS.name,),
-        needs=_needs("gold.sessions"),
+        needs=("silver.events",),
+        marker=SESSIONS.name,
     ),
     Step(
         "gold.daily_product_metrics",
         daily_product_metrics,
         reads=(silver.EVENTS.name, silver.ORDERS.name, silver.ORDER_ITEMS.name, DAILY_PRODUCT_METRICS.name),
         writes=(DAILY_PRODUCT_METRICS.name,),
-        needs=_needs("gold.daily_product_metrics"),
+        needs=("silver.events", "silver.orders", "silver.order_status"),
+        marker=DAILY_PRODUCT_METRICS.name,
     ),
 )
+
+# The batch markers each gold step reads its batches by: those of the silver steps it needs.
+INPUTS = {step.name: tuple(silver.BY_NAME[need].mark for need in step.needs) for step in STEPS}

@@ -249,9 +249,11 @@ def claim(ctx: RunContext, entity: Entity, batch: int, entries: list[Entry]) -> 
 def ingested_before(tables: Tables, feed: str) -> dict[str, int]:
     """Return the files bronze (and its quarantine) hold rows of, with their batch: what a warehouse made before the
     ledger existed has taken."""
+    from lakehouse.pipeline.bronze import QUARANTINE  # bronze imports this module
+
     sources: dict[str, int] = {}
     sql = "select _source_file as path, max(_batch_id) as batch from t{} group by _source_file"
-    for table, where in ((_bronze(feed), ""), ("bronze.quarantine", f" where entity = '{feed}'")):
+    for table, where in ((_bronze(feed), ""), (QUARANTINE.name, f" where entity = '{feed}'")):
         if tables.exists(table):
             for row in tables.query(table, sql.format(where)).to_pylist():
                 sources[row["path"]] = max(row["batch"] or 0, sources.get(row["path"], 0))

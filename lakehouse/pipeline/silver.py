@@ -64,6 +64,19 @@ EVENTS = TableSpec(
 INVENTORY_MOVEMENTS = TableSpec(
     "silver.inventory_movements", "Stock movements with signed quantities.", keys=("movement_id",)
 )
+# Silver's tables, for the table catalog (lakehouse/pipeline/catalog.py).
+TABLES = (
+    CUSTOMERS,
+    CUSTOMERS_HISTORY,
+    PRODUCTS,
+    PRODUCTS_HISTORY,
+    ORDERS,
+    ORDER_ITEMS,
+    ORDER_STATUS_HISTORY,
+    EVENTS,
+    INVENTORY_MOVEMENTS,
+    QUARANTINE,
+)
 
 
 def _batch_range(lo: int, hi: int) -> str:
@@ -296,6 +309,7 @@ STEPS = (
         reads=(_bronze(CUSTOMER_FEED), CUSTOMERS_HISTORY.name),
         writes=(CUSTOMERS_HISTORY.name, CUSTOMERS.name, QUARANTINE.name),
         needs=("bronze.customers",),
+        marker=CUSTOMERS.name,
     ),
     Step(
         "silver.products",
@@ -303,6 +317,7 @@ STEPS = (
         reads=(_bronze(PRODUCT_FEED), PRODUCTS_HISTORY.name),
         writes=(PRODUCTS_HISTORY.name, PRODUCTS.name, QUARANTINE.name),
         needs=("bronze.products",),
+        marker=PRODUCTS.name,
     ),
     Step(
         "silver.orders",
@@ -310,6 +325,7 @@ STEPS = (
         reads=(_bronze(ORDER_FEED), CUSTOMERS.name, PRODUCTS.name, ORDERS.name),
         writes=(ORDERS.name, ORDER_ITEMS.name, QUARANTINE.name),
         needs=("bronze.orders", *_DIMENSION_STEPS),
+        marker=ORDERS.name,
     ),
     Step(
         "silver.order_status",
@@ -317,6 +333,7 @@ STEPS = (
         reads=(_bronze(STATUS_FEED), ORDERS.name, ORDER_STATUS_HISTORY.name),
         writes=(ORDER_STATUS_HISTORY.name, ORDERS.name, QUARANTINE.name),
         needs=("bronze.order_status", "silver.orders"),
+        marker=ORDERS.name,
     ),
     Step(
         "silver.events",
@@ -324,6 +341,7 @@ STEPS = (
         reads=(_bronze(EVENT_FEED), CUSTOMERS.name, PRODUCTS.name, EVENTS.name),
         writes=(EVENTS.name, QUARANTINE.name),
         needs=("bronze.events", *_DIMENSION_STEPS),
+        marker=EVENTS.name,
     ),
     Step(
         "silver.inventory",
@@ -331,5 +349,9 @@ STEPS = (
         reads=(_bronze(INVENTORY_FEED), PRODUCTS.name, INVENTORY_MOVEMENTS.name),
         writes=(INVENTORY_MOVEMENTS.name, QUARANTINE.name),
         needs=("bronze.inventory", "silver.products"),
+        marker=INVENTORY_MOVEMENTS.name,
     ),
 )
+
+
+BY_NAME = {step.name: step for step in STEPS}

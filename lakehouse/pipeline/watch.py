@@ -101,7 +101,7 @@ def describe(cycle: Cycle) -> str:
     if not worked:
         return f"run {cycle.run_id}: nothing new"
     landed = f"{len(cycle.files)} landing files" if cycle.files else "no new landing"
-    rows_in = sum(r.rows_in for r in worked if r.step.startswith("bronze."))
+    rows_in = sum(r.rows_in for r in worked if r.layer == "bronze")
     quarantined = sum(r.rows_quarantined for r in worked)
     return (
         f"run {cycle.run_id}: {landed}, {rows_in:,} records in, {quarantined:,} quarantined, "
