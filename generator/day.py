@@ -17,8 +17,6 @@ from generator.schema import CSV_ENTITIES, ENTITIES, FIELDS, MAX_ISSUED
 from generator.world import DAY_MS, World, day_rng, day_start_ms
 
 _NEVER = np.iinfo(np.int64).max  # the change time of what did not change
-CUSTOMER_COLUMNS = list(FIELDS["customers"])
-PRODUCT_COLUMNS = list(FIELDS["products"])
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,10 @@ SHIP_PROMISE = 48 * HOUR
 LATE_SHARE = {"AMS": 0.04, "BER": 0.04, "MAD": 0.12}
 BACKLOG_LATE_SHARE = 0.25  # added to every warehouse's share for orders paid in the backlog
 BACKLOG = ((12, 22), (1, 2))  # (month, day) of its first and last day: 22 December to 2 January
-PAID, SHIPPED, DELIVERED, CANCELLED, RETURNED = (ORDER_STATUSES.index(s) for s in ORDER_STATUSES)
+# The statuses plan_fulfilment sets, by their names in the contract (lakehouse/entities.py), as indices into
+# ORDER_STATUSES; tests/test_entity_contract.py checks they are all the contract's statuses.
+PLANNED = tuple(ORDER_STATUSES.index(s) for s in ("paid", "shipped", "delivered", "cancelled", "returned"))
+PAID, SHIPPED, DELIVERED, CANCELLED, RETURNED = PLANNED
 WAREHOUSE_INDEX = {c: WAREHOUSES.index(WAREHOUSE_OF_COUNTRY[c]) for c in COUNTRIES}
 # Movement types, as indices into schema.MOVEMENT_TYPES.
 INITIAL, RECEIPT, SALE, RETURN, ADJUSTMENT = range(5)

@@ -20,7 +20,6 @@ FIELDS: dict[str, dict[str, str]] = {e.name: dict(e.types) for e in contract.ENT
 ITEM_FIELDS: dict[str, str] = dict(contract.ITEM_FIELDS)
 
 # Fields a clean record always fills; the others may be null.
-NULLABLE: dict[str, frozenset[str]] = {e.name: e.nullable for e in contract.ENTITIES if e.nullable}
 REQUIRED: dict[str, tuple[str, ...]] = {e.name: e.required for e in contract.ENTITIES}
 # Events of these types always carry a product_id; a purchase always carries an order_id.
 PRODUCT_EVENT_TYPES = contract.PRODUCT_EVENT_TYPES
@@ -35,7 +34,6 @@ WAREHOUSES = contract.WAREHOUSES
 # Faults that add a record next to the clean ones, and faults that change how a clean record arrives.
 ADDED_FAULTS = ("malformed", "missing_field", "wrong_type", "negative_value", "unknown_reference", "duplicate")
 ARRIVAL_FAULTS = ("late", "extra_field")
-FAULT_KINDS = ADDED_FAULTS + ARRIVAL_FAULTS
 
 FAULTS_BY_ENTITY: dict[str, tuple[str, ...]] = {
     "customers": ("malformed", "missing_field", "wrong_type", "duplicate"),
@@ -74,12 +72,6 @@ WRONG_TYPE_FIELDS: dict[str, tuple[str, ...]] = {
 NEGATIVE_FIELDS: dict[str, tuple[str, ...]] = {
     "products": ("price", "cost"),
     "orders": ("items.quantity", "items.unit_price"),
-}
-REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
-    "orders": ("customer_id", "items.product_id"),
-    "order_status": ("order_id",),
-    "events": ("product_id", "customer_id"),
-    "inventory": ("product_id",),
 }
 # Ids never issued to a real record: a faulty copy with an unknown reference points into these ranges.
 UNKNOWN_ID_PREFIXES = {"customer": "C9", "product": "P9", "order": "O9"}

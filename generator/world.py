@@ -90,9 +90,8 @@ class GeneratorOptions:
 
 
 # Options fixed by the first run: the seed and start shape the whole history, the counts the initial population.
+# A later run may change the others; the new value is stored and applies from the next day written.
 FIXED_OPTIONS = ("seed", "start_date", "customers", "products", "history_months")
-# Options a later run may change; the new value is stored and applies from the next day written.
-ADJUSTABLE_OPTIONS = ("events_per_day", "dirty_rate")
 _FLAGS = {
     "seed": "--seed",
     "start_date": "--start-date",

@@ -2,6 +2,12 @@
 
 This module is the contract in code. Silver derives its `required`, `type`, `length` and `accepted` rules from it,
 and the generator writes what it says; a field added here is a field both sides know.
+
+ORDER_LIFECYCLE is the order's statuses, once: their rank, the feed's accepted statuses and silver.orders' milestone
+columns derive from it. Adding a status is one edit there; then tests/test_entity_contract.py fails until the dbt
+ymls' accepted_values, the dbt order models (which pass each milestone column on) and the generator's
+plan_fulfilment (generator/orders.py) have it, and tests/transforms/test_silver.py and tests/generator/ check the
+transforms and the data.
 """
 
 from __future__ import annotations
@@ -10,10 +16,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+
+class Status(NamedTuple):
+    """One status of an order: its name and the silver.orders column holding when the order first reached it."""
+
+    name: str
+    milestone: str | None
+
+
+# In rank order, which breaks ties between status changes stamped with the same time. The first status is the order
+# record itself (its time is order_ts); the others arrive in the order_status feed.
+ORDER_LIFECYCLE: tuple[Status, ...] = (
+    Status("placed", None),
+    Status("paid", "paid_at"),
+    Status("shipped", "shipped_at"),
+    Status("delivered", "delivered_at"),
+    Status("cancelled", "cancelled_at"),
+    Status("returned", "returned_at"),
+)
+PLACED = ORDER_LIFECYCLE[0].name
+STATUS_RANK = {status.name: rank for rank, status in enumerate(ORDER_LIFECYCLE)}
+MILESTONES = {status.name: status.milestone for status in ORDER_LIFECYCLE if status.milestone}  # status -> column
+
 # Accepted values of the coded fields.
 EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "remove_from_cart", "checkout", "purchase")
 PRODUCT_EVENT_TYPES = ("product_view", "add_to_cart", "remove_from_cart")  # these always carry a product_id
-ORDER_STATUSES = ("paid", "shipped", "delivered", "cancelled", "returned")  # "placed" is the order record itself
+ORDER_STATUSES = tuple(status.name for status in ORDER_LIFECYCLE[1:])  # what a status change may set
 MOVEMENT_TYPES = ("initial", "receipt", "sale", "return", "adjustment")
 PAYMENT_METHODS = ("card", "paypal", "klarna", "apple_pay", "bank_transfer")
 CHANNELS = ("web", "app")

@@ -66,7 +66,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from lakehouse.errors import UserError
@@ -198,20 +197,9 @@ class Holder:
 
 
 # -- where the lease document lives ---------------------------------------------------------------------------------
-class _Store(Protocol):
-    """One document with versions: every write is conditional on the version the writer last saw."""
-
-    def read(self) -> tuple[bytes, str] | None:
-        """Return (document, version), or None when there is none."""
-
-    def create(self, data: bytes) -> str | None:
-        """Write `data` if there is no document; return its version, or None when there is one."""
-
-    def replace(self, data: bytes, version: str) -> str | None:
-        """Write `data` if the document is at `version`; return the new version, or None when it is not."""
-
-    def delete(self, version: str) -> bool:
-        """Remove the document if it is at `version`; return whether it did."""
+# One document with versions, every write conditional on the version the writer last saw. Both stores answer
+# read() -> (document, version) or None; create(data) and replace(data, version) -> the new version, or None when
+# there is a document / it is not at `version`; delete(version) -> whether it removed the document.
 
 
 def _sha256(data: bytes) -> str:

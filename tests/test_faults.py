@@ -27,7 +27,7 @@ import pytest
 from deltalake import DeltaTable
 
 from generator import generate
-from lakehouse.pipeline import runner
+from lakehouse.pipeline import SPARK_LAYERS, runner
 from lakehouse.pipeline.context import RunContext
 from lakehouse.settings import Settings
 from lakehouse.tables import Tables
@@ -36,7 +36,6 @@ from tests.accounting import check_audit, check_bronze, check_silver, normalized
 
 pytestmark = pytest.mark.e2e
 
-LAYERS = ("bronze", "silver", "gold")
 SHOP = {"customers": 60, "products": 12, "events_per_day": 100, "dirty_rate": 0.02, "seed": 5}
 STRIDE = int(os.environ.get("LAKEHOUSE_FAULT_STRIDE", "4"))
 # Columns that say when a row was written, and by which run or batch: a run after a crash writes later, and the
@@ -88,7 +87,7 @@ def sweep(spark, tmp_path_factory) -> Sweep:
     writes: list[str] = []
     after: list[Path] = []
     _copy_after_each_commit(tables, root, writes, after)
-    results = runner.run(RunContext(tables), LAYERS, parallelism=1)
+    results = runner.run(RunContext(tables), SPARK_LAYERS, parallelism=1)
     assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.error]
     shutil.copytree(root, base / "undisturbed")
     return Sweep(root, writes, after, base / "undisturbed")
@@ -132,7 +131,7 @@ def test_a_run_crashed_after_any_of_its_writes_ends_on_the_next_run_as_if_undist
         warehouse = Warehouse(Settings(warehouse=str(sweep.root)))
         tables = Tables(warehouse, spark)
         where = f"crashed after write {k} of {len(sweep.writes)} ({sweep.writes[k - 1]})"
-        results = runner.run(RunContext(tables), LAYERS)  # steps side by side, as a user's run goes
+        results = runner.run(RunContext(tables), SPARK_LAYERS)  # steps side by side, as a user's run goes
         assert all(r.status in ("ok", "skipped") for r in results), (where, [(r.step, r.error) for r in results])
         assert sorted(warehouse.tables()) == names, where
         missing, extra, differences = _compare(sweep, compared)

@@ -20,11 +20,13 @@ from lakehouse.entities import (
     INVENTORY,
     ITEM_FIELDS,
     ITEM_LENGTHS,
+    MILESTONES,
     ORDER_STATUS,
-    ORDER_STATUSES,
     ORDERS,
+    PLACED,
     PRODUCT_EVENT_TYPES,
     PRODUCTS,
+    STATUS_RANK,
     Entity,
     Length,
 )
@@ -34,10 +36,6 @@ Transform = Callable[[DataFrame], DataFrame]
 MONEY = T.DecimalType(12, 2)
 RULE = "_rule"
 LINEAGE = ("_source_file", "_source_line", "_batch_id")
-
-# The order a status takes in an order's life; breaks ties between changes stamped with the same time.
-STATUS_RANK = {"placed": 0, "paid": 1, "shipped": 2, "delivered": 3, "cancelled": 4, "returned": 5}
-MILESTONES = ORDER_STATUSES  # each status an order reaches after placed gets its own timestamp column
 
 
 # -- column helpers ---------------------------------------------------------------------------------------------------
@@ -433,13 +431,9 @@ def order_headers(df: DataFrame, lines: DataFrame) -> DataFrame:
         "discount_amount",
         F.coalesce(to_money(F.col("shipping_amount")), F.lit(0).cast(MONEY)).alias("shipping_amount"),
         "net_amount",
-        F.lit("placed").alias("status"),
+        F.lit(PLACED).alias("status"),
         ts.alias("status_ts"),
-        no_ts.alias("paid_at"),
-        no_ts.alias("shipped_at"),
-        no_ts.alias("delivered_at"),
-        no_ts.alias("cancelled_at"),
-        no_ts.alias("returned_at"),
+        *(no_ts.alias(column) for column in MILESTONES.values()),
         "_batch_id",
     )
 
@@ -482,9 +476,9 @@ def apply_status_history(history: DataFrame, batch: int) -> Transform:
     def apply(orders: DataFrame) -> DataFrame:
         milestones = history.groupBy("order_id").agg(
             F.max_by(F.struct("status", "status_ts"), F.struct("status_ts", rank[F.col("status")])).alias("_last"),
-            *(F.min(F.when(F.col("status") == s, F.col("status_ts"))).alias(f"{s}_at") for s in MILESTONES),
+            *(F.min(F.when(F.col("status") == s, F.col("status_ts"))).alias(at) for s, at in MILESTONES.items()),
         )
-        replaced = {"status", "status_ts", "_batch_id", *(f"{s}_at" for s in MILESTONES)}
+        replaced = {"status", "status_ts", "_batch_id", *MILESTONES.values()}
         joined = orders.select(*(c for c in orders.columns if c not in replaced)).join(
             milestones, on="order_id", how="inner"
         )
@@ -492,7 +486,7 @@ def apply_status_history(history: DataFrame, batch: int) -> Transform:
             *(c for c in orders.columns if c not in replaced),
             F.col("_last.status").alias("status"),
             F.col("_last.status_ts").alias("status_ts"),
-            *(f"{s}_at" for s in MILESTONES),
+            *MILESTONES.values(),
             F.lit(batch).alias("_batch_id"),
         ).select(*orders.columns)
 

@@ -11,6 +11,7 @@ import pytest
 
 from generator.schema import (
     ADDED_FAULTS,
+    ARRIVAL_FAULTS,
     CSV_ENTITIES,
     ENTITIES,
     FAULTS_BY_ENTITY,
@@ -151,7 +152,7 @@ def test_every_fault_kind_appears_where_the_contract_allows_it(dirty_shop, class
     for (_, entity), counts in classified.items():
         totals[entity] += counts
     for entity in ENTITIES:
-        present = {kind for kind in (*ADDED_FAULTS, "late", "extra_field") if totals[entity][kind]}
+        present = {kind for kind in (*ADDED_FAULTS, *ARRIVAL_FAULTS) if totals[entity][kind]}
         allowed = set(FAULTS_BY_ENTITY[entity])
         assert present <= allowed, entity
     # The big feeds are large enough to carry every kind they allow.

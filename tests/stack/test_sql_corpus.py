@@ -24,7 +24,7 @@ import yaml
 
 from generator import generate
 from lakehouse.errors import UserError
-from lakehouse.pipeline import runner
+from lakehouse.pipeline import SPARK_LAYERS, runner
 from lakehouse.pipeline.context import RunContext
 from lakehouse.spark import use_s3
 from lakehouse.sql import SqlEngine
@@ -37,7 +37,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.e2e, pytest.mark.own_warehouse]
 
 CORPUS_FILE = Path(__file__).resolve().parents[1] / "sql_corpus" / "queries.yml"
 CORPUS: list[dict[str, str]] = yaml.safe_load(CORPUS_FILE.read_text())
-SPARK_LAYERS = ("bronze", "silver", "gold")
 DAYS = 2  # one run per day, so the tables have versions to travel to and a history of several commits
 
 

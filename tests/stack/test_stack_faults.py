@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 from generator import generate
 from lakehouse import stack
 from lakehouse.errors import PipelineError
-from lakehouse.pipeline import runner
+from lakehouse.pipeline import SPARK_LAYERS, runner
 from lakehouse.pipeline.context import RunContext, StepResult
 from lakehouse.spark import use_s3
 from lakehouse.stack import artifacts
@@ -26,7 +26,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.e2e, pytest.mark.own_warehouse]
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SPARK_LAYERS = ("bronze", "silver", "gold")
 
 
 class _StopS3After(runner.Listener):
