@@ -31,13 +31,35 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The days later batches touched, as constants for `where <day> in (...)`: read when the model runs, so that the
+    engine prunes a table's files (a Delta table's partitions, a DuckDB table's row groups) by them, which it cannot do
+    by a subquery's answer. No day touched reads as `null`, which matches none. -#}
+{% macro touched_days(kind) -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ touched(kind) }}
+    {%- else -%}
+        {%- set query = 'select cast(touched_day as varchar) from (' ~ touched(kind) ~ ') as touched_days (touched_day)' -%}
+        {%- set days = run_query(query).columns[0].values() | reject('none') | list -%}
+        {%- for day in days | sort %}date '{{ day }}'{{ ', ' if not loop.last }}{% endfor -%}
+        {{- 'null' if not days -}}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The first day a rolling or running model must rebuild from: the earliest day later batches touched, or the day
-    after the last one it holds (a day the calendar gained without rows of this kind), whichever is earlier. -#}
+    after the last one it holds (a day the calendar gained without rows of this kind), whichever is earlier. A
+    constant, read when the model runs, as touched_days' are. -#}
 {% macro first_rebuilt_day(kind, day_column) -%}
-    least(
+    {%- set query -%}
+    select cast(least(
         coalesce((select min(touched_day) from ({{ touched(kind) }}) as touched_days (touched_day)), date '9999-12-31'),
         coalesce((select cast({{ dbt.dateadd('day', 1, 'max(' ~ day_column ~ ')') }} as date) from {{ this }}), date '0001-01-01')
-    )
+    ) as varchar)
+    {%- endset -%}
+    {%- if not execute or not is_incremental() -%}
+        cast(({{ query }}) as date)
+    {%- else -%}
+        date '{{ run_query(query).columns[0].values()[0] }}'
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The embedded deployment copies each gold model from DuckDB to Delta after the build; for an incremental model it

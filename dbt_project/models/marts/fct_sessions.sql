@@ -12,7 +12,7 @@
 with sessions as (
     select * from {{ ref('int_sessions_matched_to_customer_versions') }}
     {% if is_incremental() -%}
-        where session_date in ({{ touched('event_days') }})
+        where session_date in ({{ touched_days('event_days') }})
     {%- endif %}
 ),
 

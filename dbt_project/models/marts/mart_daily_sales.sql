@@ -13,7 +13,7 @@
 with orders as (
     select * from {{ ref('fct_orders') }}
     {% if is_incremental() -%}
-        where order_date in ({{ touched('order_days') }})
+        where order_date in ({{ touched_days('order_days') }})
     {%- endif %}
 ),
 

@@ -27,7 +27,7 @@ with orders as (
         {{ hours_between('paid_at', 'shipped_at') }} as hours_paid_to_shipped
     from {{ ref('fct_orders') }}
     {% if is_incremental() -%}
-        where order_date in ({{ touched('order_days') }})
+        where order_date in ({{ touched_days('order_days') }})
     {%- endif %}
 ),
 

@@ -13,7 +13,7 @@
 with sessions as (
     select * from {{ ref('fct_sessions') }}
     {% if is_incremental() -%}
-        where session_date in ({{ touched('event_days') }})
+        where session_date in ({{ touched_days('event_days') }})
     {%- endif %}
 ),
 

@@ -14,7 +14,7 @@ with orders as (
     select * from {{ ref('fct_orders') }}
     where not is_cancelled
     {%- if is_incremental() %}
-        and order_date in ({{ touched('order_days') }})
+        and order_date in ({{ touched_days('order_days') }})
     {%- endif %}
 ),
 
