@@ -102,8 +102,13 @@ class Browser:
                 "the dashboard checks need Debian's Chromium: apt-get update && apt-get install -y chromium "
                 "chromium-driver (make setup does this when it runs as root)"
             )
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
+        try:
+            from selenium import webdriver
+            from selenium.webdriver.chrome.service import Service
+        except ImportError:
+            raise UserError(
+                "the dashboard checks need selenium, in the project's `tools` dependency group: uv sync --group tools"
+            ) from None
 
         self._profile = tempfile.mkdtemp(prefix="lakehouse-chromium-")
         options = webdriver.ChromeOptions()
