@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,40 +53,60 @@ def make_shop(spark, warehouse):
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the tests around the shared shops: first the ones on a warehouse of their own, then the ones that read
-    the shops as made, last the ones that add a day to them.
+    """Order the tests around the shared shops: first the ones on a warehouse of their own (`own_warehouse`), then
+    the ones that read the shops, then the one that adds a day to the stack's shop and its embedded twin
+    (`adds_a_day`: the twin must still be the stack shop's until then), last the ones that change the embedded shop
+    (`changes_shop`). Within each group the tests keep the order they were collected in.
 
     The test stack's one Trino catalog serves the warehouse the last run registered, so a test on a warehouse of its
     own must run before the shared shop is made (its run registers the shared warehouse again, dbt's views included).
+
+    A module-scoped fixture that a late test shares with the other tests of its module (Superset serving the shop)
+    would be made a second time if they ran apart: they run with the late test, in their module's order.
     """
 
     def rank(item: pytest.Item) -> int:
         if item.get_closest_marker("own_warehouse"):
             return 0
-        return 2 if item.get_closest_marker("adds_a_day") else 1
+        if item.get_closest_marker("adds_a_day"):
+            return 2
+        return 3 if item.get_closest_marker("changes_shop") else 1
 
-    items.sort(key=rank)
+    ranks = {item.nodeid: rank(item) for item in items}
+    # The module-scoped fixtures of the late tests, by module, and the latest group each is needed in.
+    late: dict[tuple[Path, str], int] = {}
+    for item in items:
+        if ranks[item.nodeid] > 1:
+            for name in _module_fixtures(item):
+                late[(item.path, name)] = max(ranks[item.nodeid], late.get((item.path, name), 1))
+    for item in items:
+        if ranks[item.nodeid] == 1:
+            ranks[item.nodeid] = max((late.get((item.path, name), 1) for name in _module_fixtures(item)), default=1)
+    items.sort(key=lambda item: ranks[item.nodeid])
 
 
-@pytest.fixture(scope="session")
-def shop_as_made(spark, tmp_path_factory):
-    """Return the tables of the test shop taken through every layer in one run, as made: only tests marked
-    `adds_a_day` change it, and they run after every other test (unlike `shop`, which tests add days to)."""
-    from lakehouse.settings import Settings
-    from lakehouse.warehouse import Warehouse
-
-    _, tables, results = make_shop(spark, Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("as-made")))))
-    assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.status != "ok"]
-    return tables
+def _module_fixtures(item: pytest.Item) -> set[str]:
+    """Return the names of the module-scoped fixtures a test uses (from pytest's record of its fixtures)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return set()
+    return {name for name, defs in info.name2fixturedefs.items() if defs and defs[-1].scope == "module"}
 
 
 @pytest.fixture(scope="session")
 def shop(spark, tmp_path_factory):
-    """Return (warehouse, tables, results of the first run) for 3 generated days taken through every layer."""
+    """Return (warehouse, tables, results of the first run) for 3 generated days taken through every layer, once per
+    session. Most tests read it as made; the tests marked `changes_shop` (they add days, delete or rewrite tables)
+    run after all of them, and so does the stack's `adds_a_day` test, which adds a day to it and to the stack's twin
+    (tests/stack/conftest.py)."""
     from lakehouse.settings import Settings
     from lakehouse.warehouse import Warehouse
 
-    return make_shop(spark, Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("warehouse")))))
+    warehouse, tables, results = make_shop(
+        spark, Warehouse(Settings(warehouse=str(tmp_path_factory.mktemp("warehouse"))))
+    )
+    assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.status != "ok"]
+    return warehouse, tables, results
 
 
 @pytest.fixture(scope="session")

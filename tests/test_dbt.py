@@ -274,6 +274,7 @@ def test_dbt_leaves_its_database_free_for_other_processes(shop):
     assert other.returncode == 0, other.stderr
 
 
+@pytest.mark.changes_shop
 def test_a_gold_table_deleted_made_anew_or_new_to_the_project_is_built_by_the_next_run(shop):
     """What the dbt step published is checked, not assumed: a gold table that is gone, another table in its place,
     or a model the project gained since the last build (a new mart after an upgrade) is built whole by the next run

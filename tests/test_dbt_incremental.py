@@ -43,9 +43,9 @@ def _shop(spark, root, days_per_run: int) -> Tables:
 
 
 @pytest.fixture(scope="module")
-def at_once(shop_as_made):
-    # Not the session's `shop`: other tests add days to it.
-    return shop_as_made
+def at_once(shop):
+    # The session's shop as made: the tests that add days to it (`changes_shop`, `adds_a_day`) run after this module.
+    return shop[1]
 
 
 @pytest.fixture(scope="module")

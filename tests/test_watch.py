@@ -20,6 +20,7 @@ class _Stop(Exception):
     """Ends a watcher from its sleep, the way Ctrl-C would."""
 
 
+@pytest.mark.changes_shop
 def test_the_watcher_takes_a_new_day_through_every_layer_once_it_has_settled(shop):
     warehouse, tables, _ = shop
     landed, sleeps = [], []

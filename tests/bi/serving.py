@@ -5,6 +5,7 @@ read the number each KPI chart shows."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,9 @@ PASSWORD = "test-password-1"
 def serving(warehouse: Warehouse, port: str) -> Iterator[tuple[server.Login, list[str]]]:
     """Set Superset up on `warehouse` and serve it on `port`; yield how to log in and what `up` said; stop it after.
 
-    The port, the secret key and the admin password are the test's own, and the environment is left as it was."""
+    The port, the secret key and the admin password are the test's own, and the environment is left as it was. So is
+    the warehouse: Superset's state there (metadata database, views file, logs) goes once it has stopped, and the
+    next Superset set up on the same shop (tests/bi's and tests/stack's embedded one share it) starts from nothing."""
     names = ("SUPERSET_PORT", "SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD")
     saved = {name: os.environ.get(name) for name in names}
     os.environ.update({"SUPERSET_PORT": port, "SUPERSET_SECRET_KEY": "t" * 48, "SUPERSET_ADMIN_PASSWORD": PASSWORD})
@@ -30,6 +33,7 @@ def serving(warehouse: Warehouse, port: str) -> Iterator[tuple[server.Login, lis
         yield server.up(warehouse, progress=messages.append), messages
     finally:
         server.stop(warehouse)
+        shutil.rmtree(warehouse.tool_dir("superset"), ignore_errors=True)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

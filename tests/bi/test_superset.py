@@ -17,7 +17,8 @@ PORT = str(port(8099))  # not 8088, so a Superset someone is using here is left 
 
 @pytest.fixture(scope="module")
 def superset(shop):
-    """Superset set up from nothing on the test shop, serving; stopped at the end."""
+    """Superset set up from nothing on the test shop, serving; stopped at the end. Its tests run with the one that
+    adds a day while it serves (`changes_shop`), after the tests that read the shop as made (tests/conftest.py)."""
     warehouse, _, _ = shop
     assert not (warehouse.tool_dir("superset") / "superset.db").exists()  # a fresh metadata database
     with serving(warehouse, PORT) as (login, messages):
@@ -102,6 +103,7 @@ def test_the_browser_check_fails_on_a_chart_that_errors(superset, tmp_path):
     assert any("Broken revenue" in p or "chart data request failed" in p for p in result.problems)
 
 
+@pytest.mark.changes_shop
 def test_a_pipeline_run_while_superset_serves_shows_up_in_the_charts(superset, shop):
     from generator import generate
     from lakehouse.pipeline import runner

@@ -4,9 +4,10 @@ They run beside a developer's own stack (which uses 8333 and 8080), with their o
 their own and keys made for this test session.
 
 One shop is taken through every layer on the stack once per session (`stack_shop`), and the same shop through the
-embedded deployment (`embedded_twin`, the session's `shop_as_made`): the modules that compare the two, check access
-or serve Superset over Trino read them, and only a test marked `adds_a_day` changes them (it runs after every other
-test; tests/conftest.py orders them).
+embedded deployment (`embedded_twin`, the session's `shop`): the modules that compare the two, check access or serve
+Superset over Trino read them, and only a test marked `adds_a_day` changes them. It runs after every test that reads
+them, and before the tests that change the embedded shop alone (`changes_shop`), which run last; tests/conftest.py
+orders them.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def stack_shop(spark, stack_settings):
 
 
 @pytest.fixture(scope="session")
-def embedded_twin(shop_as_made):
-    """Return the tables of the same shop (same seed, same days) taken through the embedded deployment."""
-    return shop_as_made
+def embedded_twin(shop):
+    """Return the tables of the same shop (same seed, same days) taken through the embedded deployment: the session's
+    `shop`, which no test changes before the `adds_a_day` test has run."""
+    return shop[1]

@@ -7,6 +7,7 @@ from deltalake import DeltaTable
 
 from generator import generate
 from lakehouse import dbt
+from lakehouse.entities import ENTITIES
 from lakehouse.pipeline import runner
 from lakehouse.pipeline.context import RunContext
 from lakehouse.tables import Tables
@@ -97,23 +98,30 @@ def test_duckdb_reads_the_stack_tables_as_trino_does(stack_shop, stack_settings)
 @pytest.mark.adds_a_day
 def test_one_more_day_keeps_gold_equal_on_both_deployments(stack_shop, stack_settings, embedded_twin):
     """The next day's build is incremental (delete+insert of what the day touched: DuckDB embedded, Trino's Delta
-    connector on the stack) and the two deployments still agree row for row. Runs last: it adds a day to both.
+    connector on the stack) and the two deployments still agree row for row. It adds a day to both, so it runs after
+    the tests that read them, and before the tests that change the embedded shop alone (`changes_shop`).
 
     Trino has forgotten the snapshots first, as it does when its metastore is lost: the run registers them again
     before dbt builds, so they go on from their own history instead of failing on their files. And a gold table's
     files are gone: Trino forgets it and dbt builds it anew."""
     warehouse, tables, _ = stack_shop
+    twins = ((warehouse, tables), (embedded_twin.warehouse, embedded_twin))
+    # Twins still: the embedded shop holds the stack shop's days, taken in the same batches (a test that changes the
+    # embedded shop alone, marked `changes_shop`, runs after this one).
+    on_stack, embedded = [(shop.landing_days("events"), _last_batch(run_on)) for shop, run_on in twins]
+    assert embedded == on_stack, (embedded, on_stack)
     with connected(stack_settings) as trino:
         for name in ("customers", "products"):
             forget = f"call lakehouse.system.unregister_table(schema_name => 'snapshots', table_name => 'snap_{name}')"
             trino.execute(forget)
     warehouse.fs.delete_dir(warehouse.fs_path(warehouse.table_uri("gold.mart_daily_sales")))
-    for shop, run_on in ((warehouse, tables), (embedded_twin.warehouse, embedded_twin)):
+    for shop, run_on in twins:
+        batch = _last_batch(run_on) + 1  # the next of the warehouse's batches (the shop as made took its days as 1)
         generate(shop, 1, progress=False, **SHOP_SCALE)
         results = runner.run(RunContext(run_on), runner.LAYERS)
         assert all(r.status == "ok" for r in results), [(r.step, r.error) for r in results if r.error]
         (built,) = [r for r in results if r.step == "dbt.build"]
-        assert built.batch_from == built.batch_to == 2, built  # the first run took the 3 days as batch 1
+        assert built.batch_from == built.batch_to == batch, built
         assert ("mart_daily_sales" in built.notes[-1]) == (run_on is tables), built.notes
     gold = sorted(name for name in embedded_twin.names() if name.startswith("gold.") and name not in RUN_DEPENDENT)
     with connected(stack_settings) as trino:
@@ -133,3 +141,8 @@ def test_one_more_day_keeps_gold_equal_on_both_deployments(stack_shop, stack_set
     assert sum(closed for _, closed in on_duckdb.values()) > 0, "the day should have closed some versions"
     # Built once, then delete+insert (Trino records its row-level delete as a MERGE), not a table made anew.
     assert [op for (op,) in history] == ["CREATE TABLE AS SELECT", "MERGE", "WRITE"], history
+
+
+def _last_batch(tables: Tables) -> int:
+    """Return the last batch the warehouse's bronze steps took."""
+    return max(tables.watermark(f"bronze.{e.name}", f"bronze.{e.name}") or 0 for e in ENTITIES)
