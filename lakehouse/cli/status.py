@@ -79,8 +79,8 @@ def _tables_table(tables: Tables) -> tuple[Table, list[str]]:
     )
     for col, justify in columns:
         shown.add_column(col, justify=justify)
-    known, present = catalog.specs(), tables.names()
-    for name in [*(n for n in known if n in present), *(n for n in present if n not in known)]:
+    known, present = catalog.specs(), set(tables.names())
+    for name in [*(n for n in known if n in present), *sorted(present - known.keys())]:
         facts = tables.describe(name)
         if facts is None:  # dropped since it was listed
             continue

@@ -7,7 +7,6 @@ spec of the pipeline's modules is here and that a run writes no table the catalo
 
 from __future__ import annotations
 
-from lakehouse import dbt
 from lakehouse.entities import ENTITIES
 from lakehouse.errors import UserError
 from lakehouse.pipeline import audit, bronze, dbt_step, gold, landing, silver
@@ -23,7 +22,7 @@ def specs() -> dict[str, TableSpec]:
         bronze.QUARANTINE,
         *silver.TABLES,
         *gold.TABLES,
-        *(dbt_step.model_spec(name) for name in dbt.gold_models()),
+        *dbt_step.model_specs().values(),
     )
     return {spec.name: spec for spec in found}
 

@@ -64,9 +64,10 @@ def _models(ctx: RunContext) -> dict[str, dict]:
     return {n["name"]: n for n in nodes if n["resource_type"] == "model"}
 
 
-def model_spec(name: str) -> TableSpec:
-    """Return the gold table of dbt model `name`, described as the model's yml describes it."""
-    return TableSpec(f"gold.{name}", dbt.gold_descriptions().get(name) or f"dbt model {name}")
+def model_specs() -> dict[str, TableSpec]:
+    """Return the gold table of each dbt gold model by model name, described as the model's yml describes it."""
+    described = dbt.gold_descriptions()
+    return {name: TableSpec(f"gold.{name}", described.get(name) or f"dbt model {name}") for name in dbt.gold_models()}
 
 
 def _as_trino_types(con: duckdb.DuckDBPyConnection, name: str) -> str:
@@ -114,10 +115,11 @@ def publish(ctx: RunContext, whole: Collection[str] = ()) -> dict[str, int]:
             ).fetchall()
         ]
         rebuilt = _rebuilt(con)
+        specs = model_specs()
         published = {}
         for name in names:
             node = models.get(name, {})
-            spec = model_spec(name)
+            spec = specs.get(name) or TableSpec(f"gold.{name}", f"dbt model {name}")
             query = _as_trino_types(con, name)
             keys, key = rebuilt.get(name), node.get("config", {}).get("unique_key")
             if keys is not None and isinstance(key, str) and name not in whole and ctx.tables.exists(spec.name):

@@ -296,60 +296,61 @@ def inventory(ctx: RunContext) -> StepResult:
     return step.finish(inserted)
 
 
-def _bronze(feed: Entity) -> str:
-    return bronze.table_spec(feed).name
+def _step(
+    feed: Entity,
+    run: Callable[[RunContext], StepResult],
+    *,
+    marker: TableSpec,
+    reads: tuple[TableSpec, ...] = (),
+    writes: tuple[TableSpec, ...] = (),
+    needs: tuple[str, ...] = (),
+) -> Step:
+    """Declare the silver step of a feed: named after it, it waits for the feed's bronze step and reads its table,
+    then `reads`; it writes `writes` and the quarantine, its batch marker riding on its write of `marker`."""
+    bronze_table = bronze.table_spec(feed).name
+    return Step(
+        f"silver.{feed.name}",
+        run,
+        reads=(bronze_table, *(spec.name for spec in reads)),
+        writes=(*(spec.name for spec in writes), QUARANTINE.name),
+        needs=(bronze_table, *needs),  # a bronze step is named after the table it writes
+        marker=marker.name,
+    )
 
 
 # Facts are checked against the dimensions loaded before them.
 _DIMENSION_STEPS = ("silver.customers", "silver.products")
 STEPS = (
-    Step(
-        "silver.customers",
-        customers,
-        reads=(_bronze(CUSTOMER_FEED), CUSTOMERS_HISTORY.name),
-        writes=(CUSTOMERS_HISTORY.name, CUSTOMERS.name, QUARANTINE.name),
-        needs=("bronze.customers",),
-        marker=CUSTOMERS.name,
+    _step(
+        CUSTOMER_FEED, customers, reads=(CUSTOMERS_HISTORY,), writes=(CUSTOMERS_HISTORY, CUSTOMERS), marker=CUSTOMERS
     ),
-    Step(
-        "silver.products",
-        products,
-        reads=(_bronze(PRODUCT_FEED), PRODUCTS_HISTORY.name),
-        writes=(PRODUCTS_HISTORY.name, PRODUCTS.name, QUARANTINE.name),
-        needs=("bronze.products",),
-        marker=PRODUCTS.name,
-    ),
-    Step(
-        "silver.orders",
+    _step(PRODUCT_FEED, products, reads=(PRODUCTS_HISTORY,), writes=(PRODUCTS_HISTORY, PRODUCTS), marker=PRODUCTS),
+    _step(
+        ORDER_FEED,
         orders,
-        reads=(_bronze(ORDER_FEED), CUSTOMERS.name, PRODUCTS.name, ORDERS.name),
-        writes=(ORDERS.name, ORDER_ITEMS.name, QUARANTINE.name),
-        needs=("bronze.orders", *_DIMENSION_STEPS),
-        marker=ORDERS.name,
+        reads=(CUSTOMERS, PRODUCTS, ORDERS),
+        writes=(ORDERS, ORDER_ITEMS),
+        needs=_DIMENSION_STEPS,
+        marker=ORDERS,
     ),
-    Step(
-        "silver.order_status",
+    _step(
+        STATUS_FEED,
         order_status,
-        reads=(_bronze(STATUS_FEED), ORDERS.name, ORDER_STATUS_HISTORY.name),
-        writes=(ORDER_STATUS_HISTORY.name, ORDERS.name, QUARANTINE.name),
-        needs=("bronze.order_status", "silver.orders"),
-        marker=ORDERS.name,
+        reads=(ORDERS, ORDER_STATUS_HISTORY),
+        writes=(ORDER_STATUS_HISTORY, ORDERS),
+        needs=("silver.orders",),
+        marker=ORDERS,
     ),
-    Step(
-        "silver.events",
-        events,
-        reads=(_bronze(EVENT_FEED), CUSTOMERS.name, PRODUCTS.name, EVENTS.name),
-        writes=(EVENTS.name, QUARANTINE.name),
-        needs=("bronze.events", *_DIMENSION_STEPS),
-        marker=EVENTS.name,
+    _step(
+        EVENT_FEED, events, reads=(CUSTOMERS, PRODUCTS, EVENTS), writes=(EVENTS,), needs=_DIMENSION_STEPS, marker=EVENTS
     ),
-    Step(
-        "silver.inventory",
+    _step(
+        INVENTORY_FEED,
         inventory,
-        reads=(_bronze(INVENTORY_FEED), PRODUCTS.name, INVENTORY_MOVEMENTS.name),
-        writes=(INVENTORY_MOVEMENTS.name, QUARANTINE.name),
-        needs=("bronze.inventory", "silver.products"),
-        marker=INVENTORY_MOVEMENTS.name,
+        reads=(PRODUCTS, INVENTORY_MOVEMENTS),
+        writes=(INVENTORY_MOVEMENTS,),
+        needs=("silver.products",),
+        marker=INVENTORY_MOVEMENTS,
     ),
 )
 
