@@ -38,6 +38,9 @@ class Service:
     program: str = ""  # a word of its command line that identifies the process (the binary's name)
     start_timeout: float = 120.0
     after_start: Callable[[], None] | None = None  # one-time set-up once it answers (a bucket, schemas)
+    stop_grace: float = STOP_GRACE_SECONDS  # how long `stop` waits after SIGTERM before SIGKILL
+    # Why being killed after `stop_grace` is this service's normal stop, and loses nothing; empty when it is not.
+    killed_is_normal: str = ""
 
 
 @dataclass
@@ -152,8 +155,10 @@ class Supervisor:
             f"stopped; the end of {self.log_path(service.name)}:\n" + self.tail(service.name, 15)
         )
 
-    def stop(self, service: Service, grace: float = STOP_GRACE_SECONDS) -> str:
-        """Stop the service: SIGTERM to its process group, SIGKILL after `grace` seconds; say what happened."""
+    def stop(self, service: Service, grace: float | None = None) -> str:
+        """Stop the service: SIGTERM to its process group, SIGKILL after `grace` seconds (the service's own grace
+        unless given); say what happened."""
+        grace = service.stop_grace if grace is None else grace
         pid = self.pid(service)
         if pid is None:
             return "not running"
@@ -167,6 +172,8 @@ class Supervisor:
         if _group_alive(pid):
             _signal_group(pid, signal.SIGKILL)
             how = f"killed (still running {grace:.0f}s after SIGTERM)"
+            if service.killed_is_normal:
+                how = f"stopped (killed {grace:.0f}s after SIGTERM: {service.killed_is_normal})"
             while _group_alive(pid):
                 time.sleep(0.1)
         self._pid_path(service.name).unlink(missing_ok=True)
