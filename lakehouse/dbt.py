@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from lakehouse import duckdb_extensions
+from lakehouse import duckdb_extensions, entities
 from lakehouse.errors import PipelineError, UserError
 from lakehouse.warehouse import Warehouse
 
@@ -87,6 +87,8 @@ def environment(warehouse: Warehouse, target: str | None = None, since_batch: in
         "DBT_PROJECT_DIR": str(PROJECT_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "LAKEHOUSE_DBT_SINCE_BATCH": str(since_batch),
+        # The feeds' accepted values and the order's lifecycle, from the one contract (dbt_project/macros/contract.sql).
+        "LAKEHOUSE_CONTRACT": json.dumps(entities.dbt_contract(), sort_keys=True),
     }
     if target == "trino":  # the stack's Trino, as the pipeline's user (dbt_project/profiles.yml reads these)
         values |= _trino_login(warehouse)

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from lakehouse import entities
 from lakehouse.bi import semantic
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,24 @@ def _text(value: Any) -> str:
 def _value(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_value(v) for v in value)
+    if isinstance(value, str) and (values := contract_values(value)) is not None:
+        return _value(values)
     return _REF.sub(r"\1", str(value))
+
+
+_CONTRACT_CALL = re.compile(r"^\{\{\s*(order_lifecycle|accepted_values_of)\(\s*(?:'(\w+)',\s*'(\w+)')?\s*\)\s*\}\}$")
+
+
+def contract_values(value: str) -> list[str] | None:
+    """Return the values a call of the contract's macros (dbt_project/macros/contract.sql) in a yml stands for, or
+    None when `value` is not one: `{{ order_lifecycle() }}`, `{{ accepted_values_of('events', 'event_type') }}`."""
+    call = _CONTRACT_CALL.match(value.strip())
+    if call is None:
+        return None
+    read = entities.dbt_contract()
+    if call[1] == "order_lifecycle":
+        return read["order_lifecycle"]
+    return read["accepted"][call[2]][call[3]]
 
 
 def _test(test: str | dict[str, Any]) -> str:

@@ -4,17 +4,17 @@ This module is the contract in code. Silver derives its `required`, `type`, `len
 and the generator writes what it says; a field added here is a field both sides know.
 
 ORDER_LIFECYCLE is the order's statuses, once: their rank, the feed's accepted statuses and silver.orders' milestone
-columns derive from it. Adding a status is one edit there; then tests/test_entity_contract.py fails until the dbt
-ymls' accepted_values, the dbt order models (which pass each milestone column on) and the generator's
-plan_fulfilment (generator/orders.py) have it, and tests/transforms/test_silver.py and tests/generator/ check the
-transforms and the data.
+columns derive from it. The dbt project reads the accepted values, the lifecycle and the milestone columns from here
+too (`dbt_contract`, handed over by the dbt step; dbt_project/macros/contract.sql). Adding a status is one edit there;
+tests/test_entity_contract.py then fails until the generator's plan_fulfilment (generator/orders.py) simulates it,
+and tests/transforms/test_silver.py and tests/generator/ check the transforms and the data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 
 class Status(NamedTuple):
@@ -249,3 +249,21 @@ INVENTORY = Entity(
 
 # In dependency order: dimensions first, so facts can be checked against them in the same run.
 ENTITIES: tuple[Entity, ...] = (CUSTOMERS, PRODUCTS, ORDERS, ORDER_STATUS, EVENTS, INVENTORY)
+
+
+class DbtContract(TypedDict):
+    accepted: dict[str, dict[str, list[str]]]  # feed -> field -> values
+    order_lifecycle: list[str]
+    order_milestones: list[str]
+
+
+def dbt_contract() -> DbtContract:
+    """Return what the dbt project reads of the contract (dbt_project/macros/contract.sql): each feed's accepted
+    values by field, the order's lifecycle in rank order, and the milestone columns silver.orders has."""
+    return {
+        "accepted": {
+            entity.name: {name: list(values) for name, values in entity.accepted.items()} for entity in ENTITIES
+        },
+        "order_lifecycle": [status.name for status in ORDER_LIFECYCLE],
+        "order_milestones": list(MILESTONES.values()),
+    }

@@ -9,6 +9,8 @@ every function as sqlglot understands it; the stack tests run the build on a rea
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +20,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from lakehouse import dbt
+from lakehouse import dbt, entities
 from lakehouse.sql import to_duckdb
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +132,29 @@ def test_trino_specific_configuration_is_in_place(compiled):
         assert "as timestamp(6)" in compiled[name][1], name
     for name, (_, sql) in compiled.items():
         assert "as timestamp)" not in sql.lower(), name
+
+
+def test_the_contract_macros_compile_to_the_contract_s_values(shop, compiled):
+    """The accepted_values tests and the order models get their values and columns from the contract
+    (lakehouse/entities.py, through dbt_project/macros/contract.sql), as compiled."""
+    warehouse, _, _ = shop
+    manifest = Path(dbt.environment(warehouse, "trino")["DBT_TARGET_PATH"]) / "manifest.json"
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    listed = {}
+    for node in nodes:
+        if (node.get("test_metadata") or {}).get("name") == "accepted_values":
+            model = node["attached_node"].rsplit(".", 1)[-1]
+            values = re.search(r"not in \((.*?)\)", node["compiled_code"], re.DOTALL)
+            assert values is not None, node["name"]
+            listed[(model, node["column_name"])] = re.findall(r"'([^']*)'", values[1])
+    lifecycle = [status.name for status in entities.ORDER_LIFECYCLE]
+    assert listed[("stg_orders", "status")] == listed[("fct_orders", "status")] == lifecycle
+    assert listed[("stg_order_status_history", "status")] == list(entities.ORDER_STATUSES)
+    assert listed[("stg_events", "event_type")] == list(entities.EVENT_TYPES)
+    assert listed[("stg_inventory_movements", "movement_type")] == list(entities.MOVEMENT_TYPES)
+    milestones = ", ".join(entities.MILESTONES.values())
+    assert milestones in compiled["stg_orders"][1] and milestones in compiled["fct_orders"][1]
+    assert (
+        ", ".join(f"orders.{c}" for c in entities.MILESTONES.values())
+        in compiled["int_orders_matched_to_customer_versions"][1]
+    )

@@ -25,11 +25,7 @@ final as (
         orders.discount_amount,
         orders.shipping_amount,
         orders.net_amount,
-        orders.paid_at,
-        orders.shipped_at,
-        orders.delivered_at,
-        orders.cancelled_at,
-        orders.returned_at,
+        {{ order_milestones('orders') }},
         orders._batch_id
     from orders
     left join customers

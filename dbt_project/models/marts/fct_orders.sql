@@ -37,11 +37,7 @@ final as (
         net_amount + shipping_amount as order_total,
         status = 'cancelled' as is_cancelled,
         status = 'returned' as is_returned,
-        paid_at,
-        shipped_at,
-        delivered_at,
-        cancelled_at,
-        returned_at
+        {{ order_milestones() }}
     from orders
 )
 

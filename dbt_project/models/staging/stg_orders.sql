@@ -20,11 +20,7 @@ renamed as (
         net_amount,
         status,
         status_ts,
-        paid_at,
-        shipped_at,
-        delivered_at,
-        cancelled_at,
-        returned_at,
+        {{ order_milestones() }},
         _batch_id
     from source
 )
