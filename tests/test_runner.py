@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -54,6 +55,7 @@ def test_batches_are_a_sequence_that_continues_above_the_landing_days_of_an_old_
     assert [next_batch(b) for b in (1, 41, 20260131, 20261231)] == [2, 42, 20260132, 20261232]
 
 
+ROOT = Path(__file__).resolve().parents[1]
 PLAN = [step for layer in LAYERS for step in steps_of(layer)]
 BY_NAME = {step.name: step for step in PLAN}
 
@@ -63,6 +65,15 @@ def test_each_step_is_declared_once_in_its_layer_and_waits_only_for_declared_ste
     for index, step in enumerate(PLAN):
         assert step.layer in LAYERS and steps_of(step.layer).count(step) == 1, step.name
         assert set(step.needs) <= {s.name for s in PLAN[:index]}, step.name
+
+
+def test_a_step_s_name_is_written_once_in_the_product_code():
+    """Its declaration and its code share one name (the table it writes, a silver feed's step name, or a constant):
+    renaming a step touches one place. The dbt sources' freshness queries are checked below."""
+    code = "\n".join(path.read_text() for path in (ROOT / "lakehouse").rglob("*.py"))
+    written = {step.name: code.count(f'"{step.name}"') for step in PLAN}
+    assert {name: count for name, count in written.items() if count > 1} == {}
+    assert written["dbt.build"] == 1  # its constant
 
 
 def _before(name: str) -> set[str]:

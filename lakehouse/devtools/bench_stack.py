@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.console import JustifyMethod
 from rich.table import Table
 
-from lakehouse.pipeline import LAYERS, SPARK_LAYERS
+from lakehouse.pipeline import LAYERS, SPARK_LAYERS, dbt_step
 from lakehouse.report import console
 from lakehouse.settings import Settings, load_settings
 from lakehouse.warehouse import Warehouse
@@ -140,7 +140,10 @@ def _bench_layers(
         )
     )
     for name, label in (("embedded", "dbt-duckdb"), ("stack", "dbt-trino")):
-        full, day = dbt_runs[name].steps.get("dbt.build", 0.0), next_days[name].steps.get("dbt.build", 0.0)
+        full, day = (
+            dbt_runs[name].steps.get(dbt_step.STEP_NAME, 0.0),
+            next_days[name].steps.get(dbt_step.STEP_NAME, 0.0),
+        )
         rows.append((f"dbt build, {name} ({label}), full month", f"{full:.1f} s", "snapshots, models, tests"))
         rows.append(
             (

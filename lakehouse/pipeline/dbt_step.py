@@ -13,6 +13,8 @@ from lakehouse.pipeline import audit, bronze, gold, landing, silver
 from lakehouse.pipeline.context import RunContext, Step, StepResult, next_batch
 from lakehouse.tables import TableSpec, sql_in
 
+STEP_NAME = "dbt.build"  # the run audit's step; the dbt step keeps its progress in its own record (built_batch)
+
 
 def _marker(ctx: RunContext) -> str:
     return ctx.warehouse.state_uri("dbt", "built.json")
@@ -151,7 +153,7 @@ def build(ctx: RunContext) -> StepResult:
     """Check source freshness, then `dbt build` (snapshots, models and their tests), when the Spark layers have new
     batches: on DuckDB embedded, whose gold models are then copied to Delta; on Trino in the stack, which writes
     them to Delta itself."""
-    result = StepResult(step="dbt.build", table="dbt models")
+    result = StepResult(step=STEP_NAME, table="dbt models")
     done = built_batch(ctx)
     available = landing.available(ctx.tables, INPUTS, gold.INPUTS)
     stale = stale_models(ctx)  # what was published is checked, not assumed
@@ -199,7 +201,7 @@ INPUTS = tuple(step.mark for step in _SPARK_STEPS)
 # batch marker in a table.
 STEPS = (
     Step(
-        "dbt.build",
+        STEP_NAME,
         build,
         reads=(
             bronze.QUARANTINE.name,

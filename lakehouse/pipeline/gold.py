@@ -10,6 +10,9 @@ from datetime import date, timedelta
 
 from pyspark.sql import functions as F
 
+from lakehouse.entities import EVENTS as EVENT_FEED
+from lakehouse.entities import ORDER_STATUS as STATUS_FEED
+from lakehouse.entities import ORDERS as ORDER_FEED
 from lakehouse.pipeline import landing, silver
 from lakehouse.pipeline.context import RunContext, Step, StepResult, next_batch
 from lakehouse.tables import Commit, TableSpec, sql_in
@@ -46,7 +49,7 @@ def sessions(ctx: RunContext) -> StepResult:
     Late events touch a few visitors on an old day; their sessions there are rebuilt and every other session of
     that day is kept as it was, so a day of late arrivals costs a few visitors' events, not the whole day's.
     """
-    result = StepResult(step="gold.sessions", table=SESSIONS.name)
+    result = StepResult(step=SESSIONS.name, table=SESSIONS.name)
     done = ctx.tables.watermark(SESSIONS.name, result.step) or 0
     available = landing.available(ctx.tables, INPUTS[result.step], INPUTS)
     # Batches numbered for other feeds move `available` on; only a batch of its inputs gives the step work.
@@ -87,7 +90,7 @@ def sessions(ctx: RunContext) -> StepResult:
 
 def daily_product_metrics(ctx: RunContext) -> StepResult:
     """Recompute product metrics for every day with new events or with orders that changed."""
-    result = StepResult(step="gold.daily_product_metrics", table=DAILY_PRODUCT_METRICS.name)
+    result = StepResult(step=DAILY_PRODUCT_METRICS.name, table=DAILY_PRODUCT_METRICS.name)
     done = ctx.tables.watermark(DAILY_PRODUCT_METRICS.name, result.step) or 0
     available = landing.available(ctx.tables, INPUTS[result.step], INPUTS)
     # Batches numbered for other feeds move `available` on; only a batch of its inputs gives the step work.
@@ -121,21 +124,22 @@ def daily_product_metrics(ctx: RunContext) -> StepResult:
     return result
 
 
+# A gold step is named after the table it writes, as a bronze step is.
 STEPS = (
     Step(
-        "gold.sessions",
+        SESSIONS.name,
         sessions,
         reads=(silver.EVENTS.name, SESSIONS.name),
         writes=(SESSIONS.name,),
-        needs=("silver.events",),
+        needs=(silver.step_name(EVENT_FEED),),
         marker=SESSIONS.name,
     ),
     Step(
-        "gold.daily_product_metrics",
+        DAILY_PRODUCT_METRICS.name,
         daily_product_metrics,
         reads=(silver.EVENTS.name, silver.ORDERS.name, silver.ORDER_ITEMS.name, DAILY_PRODUCT_METRICS.name),
         writes=(DAILY_PRODUCT_METRICS.name,),
-        needs=("silver.events", "silver.orders", "silver.order_status"),
+        needs=tuple(silver.step_name(feed) for feed in (EVENT_FEED, ORDER_FEED, STATUS_FEED)),
         marker=DAILY_PRODUCT_METRICS.name,
     ),
 )

@@ -86,7 +86,8 @@ def _batch_range(lo: int, hi: int) -> str:
 class _Step:
     """Bookkeeping shared by the silver steps: the pending bronze range, reading it, quarantining, counting."""
 
-    def __init__(self, ctx: RunContext, feed: Entity, primary: TableSpec, name: str):
+    def __init__(self, ctx: RunContext, feed: Entity, primary: TableSpec):
+        name = step_name(feed)
         self.ctx = ctx
         self.feed = feed
         self.primary = primary
@@ -166,7 +167,7 @@ def _dimension(
     current: TableSpec,
 ) -> StepResult:
     """Load new versions of a dimension into its history table, then bring the current table up to date."""
-    step = _Step(ctx, feed, current, f"silver.{feed.name}")
+    step = _Step(ctx, feed, current)
     if not step.pending:
         return step.skipped()
     valid = step.check(step.read_bronze(), rules)
@@ -210,7 +211,7 @@ def products(ctx: RunContext) -> StepResult:
 
 def orders(ctx: RunContext) -> StepResult:
     """Silver orders and order lines: new orders inserted once, checked against known customers and products."""
-    step = _Step(ctx, ORDER_FEED, ORDERS, "silver.orders")
+    step = _Step(ctx, ORDER_FEED, ORDERS)
     if not step.pending:
         return step.skipped()
     prepared = (
@@ -238,7 +239,7 @@ def orders(ctx: RunContext) -> StepResult:
 
 def order_status(ctx: RunContext) -> StepResult:
     """Silver order status: changes into `silver.order_status_history`, then each touched order's status."""
-    step = _Step(ctx, STATUS_FEED, ORDERS, "silver.order_status")
+    step = _Step(ctx, STATUS_FEED, ORDERS)
     if not step.pending:
         return step.skipped()
     step.result.table = ORDER_STATUS_HISTORY.name
@@ -265,7 +266,7 @@ def order_status(ctx: RunContext) -> StepResult:
 
 def events(ctx: RunContext) -> StepResult:
     """Silver events: typed, checked, deduplicated on event_id, appended to the day each event happened."""
-    step = _Step(ctx, EVENT_FEED, EVENTS, "silver.events")
+    step = _Step(ctx, EVENT_FEED, EVENTS)
     if not step.pending:
         return step.skipped()
     prepared = (
@@ -283,7 +284,7 @@ def events(ctx: RunContext) -> StepResult:
 
 def inventory(ctx: RunContext) -> StepResult:
     """Silver inventory movements: typed, checked (signs, products), inserted once per movement_id."""
-    step = _Step(ctx, INVENTORY_FEED, INVENTORY_MOVEMENTS, "silver.inventory")
+    step = _Step(ctx, INVENTORY_FEED, INVENTORY_MOVEMENTS)
     if not step.pending:
         return step.skipped()
     prepared = step.read_bronze().transform(
@@ -294,6 +295,11 @@ def inventory(ctx: RunContext) -> StepResult:
     movements = movements.transform(tf.not_in(step.known(INVENTORY_MOVEMENTS, "movement_id"), ["movement_id"]))
     inserted = ctx.tables.append(INVENTORY_MOVEMENTS, movements, commit=step.closing()).rows
     return step.finish(inserted)
+
+
+def step_name(feed: Entity) -> str:
+    """Return the name of a feed's silver step (its run audit's step and its batch marker's app id)."""
+    return f"silver.{feed.name}"
 
 
 def _step(
@@ -309,7 +315,7 @@ def _step(
     then `reads`; it writes `writes` and the quarantine, its batch marker riding on its write of `marker`."""
     bronze_table = bronze.table_spec(feed).name
     return Step(
-        f"silver.{feed.name}",
+        step_name(feed),
         run,
         reads=(bronze_table, *(spec.name for spec in reads)),
         writes=(*(spec.name for spec in writes), QUARANTINE.name),
@@ -319,7 +325,7 @@ def _step(
 
 
 # Facts are checked against the dimensions loaded before them.
-_DIMENSION_STEPS = ("silver.customers", "silver.products")
+_DIMENSION_STEPS = (step_name(CUSTOMER_FEED), step_name(PRODUCT_FEED))
 STEPS = (
     _step(
         CUSTOMER_FEED, customers, reads=(CUSTOMERS_HISTORY,), writes=(CUSTOMERS_HISTORY, CUSTOMERS), marker=CUSTOMERS
@@ -338,7 +344,7 @@ STEPS = (
         order_status,
         reads=(ORDERS, ORDER_STATUS_HISTORY),
         writes=(ORDER_STATUS_HISTORY, ORDERS),
-        needs=("silver.orders",),
+        needs=(step_name(ORDER_FEED),),
         marker=ORDERS,
     ),
     _step(
@@ -349,7 +355,7 @@ STEPS = (
         inventory,
         reads=(PRODUCTS, INVENTORY_MOVEMENTS),
         writes=(INVENTORY_MOVEMENTS,),
-        needs=("silver.products",),
+        needs=(step_name(PRODUCT_FEED),),
         marker=INVENTORY_MOVEMENTS,
     ),
 )
