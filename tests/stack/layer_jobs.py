@@ -27,5 +27,7 @@ if __name__ == "__main__":
         try:
             rows = SparkSession.builder.getOrCreate().read.format("delta").load(path).toArrow().num_rows
             print(f"collected {options.then_collect}: {rows} rows")
-        except Exception as exc:  # the outcome is what this reports
-            print(f"could not collect {options.then_collect}: {str(exc).splitlines()[0]}")
+        except Exception as exc:  # the outcome is what this reports: the line of the error that says why
+            lines = str(exc).splitlines()
+            why = next((line for line in lines if "maxResultSize" in line), lines[0] if lines else repr(exc))
+            print(f"could not collect {options.then_collect}: {why.strip()}")

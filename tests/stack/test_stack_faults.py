@@ -87,7 +87,9 @@ def test_spark_submit_survives_s3_stopping_mid_run_and_never_passes_the_data_thr
     code, output = _finish(_submit(SPARK_LAYERS, settings, collect="bronze.events"))
     assert code == 0, output[-3000:]
     assert all(f"{layer} — run" in output for layer in SPARK_LAYERS)  # every layer's job ran to its summary
-    assert "could not collect bronze.events" in output and "maxResultSize" in output, output[-3000:]
+    collected = [line for line in output.splitlines() if "collect bronze.events" in line]
+    assert len(collected) == 1 and collected[0].startswith("could not collect"), output[-3000:]
+    assert "bigger than spark.driver.maxResultSize" in collected[0], collected
     use_s3(spark, settings)
     tables = Tables(warehouse, spark)
     check_bronze(warehouse, tables)
