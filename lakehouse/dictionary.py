@@ -54,7 +54,7 @@ def _text(value: Any) -> str:
 def _value(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_value(v) for v in value)
-    if isinstance(value, str) and (values := contract_values(value)) is not None:
+    if isinstance(value, str) and (values := _contract_values(value)) is not None:
         return _value(values)
     return _REF.sub(r"\1", str(value))
 
@@ -62,7 +62,7 @@ def _value(value: Any) -> str:
 _CONTRACT_CALL = re.compile(r"^\{\{\s*(order_lifecycle|accepted_values_of)\(\s*(?:'(\w+)',\s*'(\w+)')?\s*\)\s*\}\}$")
 
 
-def contract_values(value: str) -> list[str] | None:
+def _contract_values(value: str) -> list[str] | None:
     """Return the values a call of the contract's macros (dbt_project/macros/contract.sql) in a yml stands for, or
     None when `value` is not one: `{{ order_lifecycle() }}`, `{{ accepted_values_of('events', 'event_type') }}`."""
     call = _CONTRACT_CALL.match(value.strip())

@@ -69,7 +69,12 @@ def _models(ctx: RunContext) -> dict[str, dict]:
 def model_specs() -> dict[str, TableSpec]:
     """Return the gold table of each dbt gold model by model name, described as the model's yml describes it."""
     described = dbt.gold_descriptions()
-    return {name: TableSpec(f"gold.{name}", described.get(name) or f"dbt model {name}") for name in dbt.gold_models()}
+    return {name: _model_spec(name, described.get(name)) for name in dbt.gold_models()}
+
+
+def _model_spec(name: str, description: str | None = None) -> TableSpec:
+    """Return the gold table of dbt model `name`; a model its yml does not describe is described by its name."""
+    return TableSpec(f"gold.{name}", description or f"dbt model {name}")
 
 
 def _as_trino_types(con: duckdb.DuckDBPyConnection, name: str) -> str:
@@ -121,7 +126,7 @@ def publish(ctx: RunContext, whole: Collection[str] = ()) -> dict[str, int]:
         published = {}
         for name in names:
             node = models.get(name, {})
-            spec = specs.get(name) or TableSpec(f"gold.{name}", f"dbt model {name}")
+            spec = specs.get(name) or _model_spec(name)  # left in dbt's database by a model since removed
             query = _as_trino_types(con, name)
             keys, key = rebuilt.get(name), node.get("config", {}).get("unique_key")
             if keys is not None and isinstance(key, str) and name not in whole and ctx.tables.exists(spec.name):
