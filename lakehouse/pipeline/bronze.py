@@ -108,10 +108,12 @@ def _warn(result: StepResult, message: str) -> None:
 
 
 def _upgrade_quarantine(ctx: RunContext) -> None:
-    """Give a `bronze.quarantine` written before raw_base64 and records existed today's columns, once."""
+    """Give a `bronze.quarantine` written before raw_base64 and records existed today's columns, once (checked once
+    a run)."""
     with _UPGRADING:
-        if not ctx.tables.exists(QUARANTINE.name):
+        if ctx.quarantine_checked or not ctx.tables.exists(QUARANTINE.name):
             return
+        ctx.quarantine_checked = True
         columns = ctx.tables.query(QUARANTINE.name, "select * from t limit 0").column_names
         if set(tf.QUARANTINE_COLUMNS) <= set(columns):
             return
@@ -122,10 +124,9 @@ def _upgrade_quarantine(ctx: RunContext) -> None:
         log.warning("%s: raw_base64 and records added to its %d rows", QUARANTINE.name, written.rows)
 
 
-def _batches(ctx: RunContext, entity: Entity, done: int) -> list[tuple[int, list[landing.Entry]]]:
-    """Return the batches to ingest: files a stopped run claimed (under its batch), then new files (under the run's
-    batch, claimed in the ledger here)."""
-    rows = landing.recorded(ctx.tables, entity.name)  # read once: what stopped runs claimed, and what is known
+def _batches(ctx: RunContext, entity: Entity, done: int, rows: list[dict]) -> list[tuple[int, list[landing.Entry]]]:
+    """Return the batches to ingest, from the feed's ledger `rows`: files a stopped run claimed (under its batch),
+    then new files (under the run's batch, claimed in the ledger here)."""
     batches = landing.unfinished(rows, done)
     new = landing.new_files(ctx.warehouse, entity, rows)
     if new:
@@ -143,10 +144,12 @@ def ingest(ctx: RunContext, entity: Entity) -> StepResult:
         _warn(result, f"skipped {stray.uri}: {stray.why}; the pipeline reads {LANDING_LAYOUT}")
     done = ctx.tables.watermark(spec.name, spec.name) or 0
     lost = audit.unrecorded(ctx, spec.name, spec.name, done)
-    adopted = landing.adopt(ctx, entity, done)
+    rows = landing.recorded(ctx.tables, entity.name)  # read once: what stopped runs claimed, and what is known
+    adopted = landing.adopt(ctx, entity, done, rows)
     if adopted:
         _warn(result, f"{adopted} files ingested before {landing.LEDGER.name} existed recorded there, not read again")
-    batches = _batches(ctx, entity, done)
+        rows = landing.recorded(ctx.tables, entity.name)
+    batches = _batches(ctx, entity, done, rows)
     if not batches:
         if lost is not None:  # a run committed the batches, then stopped before recording them
             lost.notes.extend(result.notes)
@@ -190,9 +193,11 @@ def _take(ctx: RunContext, entity: Entity, batch: int, entries: list[landing.Ent
     unreadable += conflicts
     readable = [f for f in files if f not in skipped]
     columns = tf.bronze_columns(entity.fields)
+    lines = read_landing(ctx, entity, readable)
+    # Most batches have no unreadable file: their plan then has no second (local) source to union with.
+    whole = _unreadable_frame(ctx, unreadable) if unreadable else None
     parsed = (
-        read_landing(ctx, entity, readable)
-        .transform(tf.with_unreadable_files(_unreadable_frame(ctx, unreadable)))
+        lines.transform(tf.with_unreadable_files(whole))
         .transform(tf.with_ingestion_metadata(ctx.started_at, batch))
         .transform(tf.for_quarantine(entity.name))
         .select(*dict.fromkeys([*columns, *tf.QUARANTINE_COLUMNS]))

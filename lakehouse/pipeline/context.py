@@ -32,6 +32,8 @@ class RunContext:
     recorded: dict[str, int] | None = field(default=None, repr=False)
     # The batch this run gives the landing files it takes (landing.run_batch numbers it once).
     batch: int | None = field(default=None, repr=False)
+    # Whether bronze has checked `bronze.quarantine`'s columns this run (and brought an older one up to date).
+    quarantine_checked: bool = field(default=False, repr=False)
 
     @property
     def spark(self) -> SparkSession:

@@ -260,10 +260,10 @@ def ingested_before(tables: Tables, feed: str) -> dict[str, int]:
     return sources
 
 
-def adopt(ctx: RunContext, entity: Entity, done: int) -> int:
+def adopt(ctx: RunContext, entity: Entity, done: int, rows: list[dict]) -> int:
     """Record the files bronze took before the ledger existed as ingested, without reading them into bronze again;
-    return how many. Nothing to do once the ledger has rows of the feed, or before bronze has any batch."""
-    if not done or recorded(ctx.tables, entity.name):
+    return how many. Nothing to do once the ledger has rows of the feed (`rows`), or before bronze has any batch."""
+    if not done or rows:
         return 0
     taken = ingested_before(ctx.tables, entity.name)
     entries = []

@@ -157,16 +157,19 @@ QUARANTINE_COLUMNS = ("entity", "reason", "raw", "raw_base64", "records", *METAD
 UNREADABLE_FILE_SCHEMA = "_source_file string, _raw string, _error string, _records int"
 
 
-def with_unreadable_files(files: DataFrame) -> Transform:
+def with_unreadable_files(files: DataFrame | None) -> Transform:
     """Return a transform adding to parsed lines (one record each) a row per file quarantined whole.
 
     `files` has UNREADABLE_FILE_SCHEMA: the file, a preview of its first line, why it cannot be read, and how many
-    records it holds. Such a row is the file's line 1: where reading it stopped.
+    records it holds. Such a row is the file's line 1: where reading it stopped. None stands for no such file.
     """
 
     def add(df: DataFrame) -> DataFrame:
+        lines = df.withColumn(RECORDS, F.lit(1))
+        if files is None:
+            return lines
         whole = files.withColumn("_source_line", F.lit(1))
-        return df.withColumn(RECORDS, F.lit(1)).unionByName(whole, allowMissingColumns=True)
+        return lines.unionByName(whole, allowMissingColumns=True)
 
     return add
 

@@ -67,15 +67,16 @@ def blank(text: Column) -> Column:
     return text.isNull() | (F.trim(text) == "")
 
 
+# The two checks below test the cheap condition first: most rows pass it, and then their text is never trimmed.
 def unparsed(text: Column, typed: Column) -> Column:
     """Return true where a text was given but did not convert to its type."""
-    return ~blank(text) & typed.isNull()
+    return typed.isNull() & ~blank(text)
 
 
 def out_of_bounds(text: Column, bounds: Length) -> Column:
     """Return true where a text was given and its length (in characters, as delivered) is outside `bounds`."""
     length = F.length(text)
-    return ~blank(text) & ((length < bounds.min) | (length > bounds.max))
+    return ((length < bounds.min) | (length > bounds.max)) & ~blank(text)
 
 
 # -- rules ------------------------------------------------------------------------------------------------------------

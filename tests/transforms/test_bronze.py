@@ -143,6 +143,15 @@ def test_files_quarantined_whole_are_one_row_at_line_1_standing_for_their_record
     assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_without_unreadable_files_each_line_stands_for_one_record(spark):
+    lines = spark.createDataFrame([("a", FILE, 2)], "id string, _source_file string, _source_line int")
+    out = lines.transform(tf.with_unreadable_files(None))
+    expected = spark.createDataFrame(
+        [("a", FILE, 2, 1)], "id string, _source_file string, _source_line int, _records int"
+    )
+    assert_df_equality(out, expected, ignore_nullable=True)
+
+
 def test_an_older_quarantine_gets_todays_columns_and_its_undecodable_lines_made_readable(spark):
     old = spark.createDataFrame(
         [
