@@ -11,12 +11,27 @@ import click
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Where to build the bench warehouse.")
 @click.option("--keep", is_flag=True, help="Keep the bench warehouse afterwards.")
 @click.option("--stack", is_flag=True, help="Measure the stack (starting it if needed) beside the embedded run.")
-def command(days: int, events_per_day: int | None, workdir: str | None, keep: bool, stack: bool) -> None:
+@click.option(
+    "--dbt-history",
+    is_flag=True,
+    help="With --stack: one more day's dbt step against the full build, with --days and three times as many days "
+    "of history (10,000 events a day unless --events-per-day), on both targets.",
+)
+def command(
+    days: int, events_per_day: int | None, workdir: str | None, keep: bool, stack: bool, dbt_history: bool
+) -> None:
     """Generator rows/s (and the speed-up over a per-row Faker loop), full run and one more day.
 
     With --stack: the Spark layers embedded and on the stack for the same shop, the driver's heap on a shop three
     times the size, and Trino's start and count(*) per table.
     """
+    if dbt_history and not stack:
+        raise click.UsageError("--dbt-history measures both targets: give --stack with it")
+    if dbt_history:
+        from lakehouse.devtools.bench_stack import run_dbt_history_bench
+
+        run_dbt_history_bench(days=days, events_per_day=events_per_day)
+        return
     if stack:
         from lakehouse.devtools.bench_stack import run_stack_bench
 

@@ -5,6 +5,9 @@
    collection leaves); then the dbt build on each (dbt-duckdb, dbt-trino), and one more day through every layer.
 2. The Spark layers on a shop three times the size, on the stack: does the driver's heap grow with the data?
 3. Trino: start to first answer, and `count(*)` of every table, cold and warm.
+
+`--dbt-history` measures instead one more day's dbt step against the full build, with one and three times the
+history, on both targets.
 """
 
 from __future__ import annotations
@@ -212,8 +215,9 @@ def _bench_trino(base: Settings, on_stack: Settings, rows: _Shown) -> dict[str, 
     return timings
 
 
-def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
-    """Generate one shop into a local and an S3 warehouse, take both through the Spark layers, and time Trino."""
+def _stack_started() -> tuple[Settings, str]:
+    """Start the stack (making its keys if there are none); return its settings and a stamp naming this bench's
+    warehouses."""
     from lakehouse import stack
 
     os.environ["LAKEHOUSE_ENV"] = "stack"
@@ -221,23 +225,73 @@ def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
     stack.ensure_keys()
     base = load_settings()
     stack.up(base, say=lambda line: console.print(line, markup=False))
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    local_root = Path(tempfile.mkdtemp(prefix="lakehouse-bench-embedded-"))
-    embedded = replace(base, deployment="embedded", warehouse=str(local_root), delta_engine="delta-rs")
-    on_stack = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}")
-    triple = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}-3x")
-    rows = _Shown()
-    remote = _bench_layers(embedded, on_stack, days, events_per_day, rows)
-    _bench_triple(triple, days, events_per_day, remote, rows)
-    timings = _bench_trino(base, on_stack, rows)
+    return base, time.strftime("%Y%m%d-%H%M%S")
 
-    table = Table(title="lakehouse bench --stack", title_justify="left")
+
+def _embedded(base: Settings) -> Settings:
+    """Return `base` as the embedded deployment, on a new local warehouse under the temp folder."""
+    root = tempfile.mkdtemp(prefix="lakehouse-bench-embedded-")
+    return replace(base, deployment="embedded", warehouse=root, delta_engine="delta-rs")
+
+
+def _print_table(title: str, rows: _Shown) -> None:
+    table = Table(title=title, title_justify="left")
     columns: tuple[tuple[str, JustifyMethod], ...] = (("measure", "left"), ("result", "right"), ("detail", "left"))
     for column, justify in columns:
         table.add_column(column, justify=justify)
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def run_stack_bench(days: int = 30, events_per_day: int | None = None) -> None:
+    """Generate one shop into a local and an S3 warehouse, take both through the Spark layers, and time Trino."""
+    base, stamp = _stack_started()
+    embedded = _embedded(base)
+    on_stack = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}")
+    triple = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}-3x")
+    rows = _Shown()
+    remote = _bench_layers(embedded, on_stack, days, events_per_day, rows)
+    _bench_triple(triple, days, events_per_day, remote, rows)
+    timings = _bench_trino(base, on_stack, rows)
+    _print_table("lakehouse bench --stack", rows)
     for name, t in sorted(timings.items()):
         console.print(f"  {name:<32} cold {t['cold']:.2f} s  warm {t['warm']:.2f} s")
-    shutil.rmtree(local_root, ignore_errors=True)
+    shutil.rmtree(embedded.warehouse, ignore_errors=True)
+
+
+HISTORY_EVENTS_PER_DAY = 10_000  # the dbt history measure's shops: a day as busy in both, so only the history grows
+
+
+def run_dbt_history_bench(days: int = 30, events_per_day: int | None = None) -> None:
+    """One more day's dbt step against the full build, with `days` and three times `days` of history, on both
+    targets: the shops differ only in how many days they hold, so what grows with history shows.
+
+    Each shop is taken through the Spark layers (not timed), then `dbt` alone (the full build), then one more day
+    through every layer, all in fresh `lakehouse run` processes.
+    """
+    from generator import generate
+
+    base, stamp = _stack_started()
+    per_day = events_per_day or HISTORY_EVENTS_PER_DAY
+    rows = _Shown()
+    for span in (days, 3 * days):
+        on_stack = replace(base, warehouse=f"s3://{base.bucket}/bench-{stamp}-{span}d")
+        for name, target in (("embedded", _embedded(base)), ("stack", on_stack)):
+            label = f"{name}, {span} days of history"
+            console.print(f"{label}: generating …")
+            generate(Warehouse(target), span, events_per_day=per_day, progress=False)
+            _run(target, label)
+            full = _run(target, label, ("dbt",)).steps.get(dbt_step.STEP_NAME, 0.0)
+            generate(Warehouse(target), 1, events_per_day=per_day, progress=False)
+            day = _run(target, f"{label}, one more day", LAYERS).steps.get(dbt_step.STEP_NAME, 0.0)
+            rows.append(
+                (
+                    f"dbt, {label} ({per_day:,} events a day)",
+                    f"{day:.1f} s",
+                    f"one more day; the full build {full:.1f} s; the day is {day / max(full, 0.1):.0%} of it",
+                )
+            )
+            if name == "embedded":
+                shutil.rmtree(target.warehouse, ignore_errors=True)
+    _print_table("lakehouse bench --stack --dbt-history", rows)

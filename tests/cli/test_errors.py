@@ -27,6 +27,7 @@ def run(tmp_path, monkeypatch):
         (("generate", "--days", "0"), "--days must be at least 1"),
         (("generate", "--start-date", "2026-13-01"), "is not a date"),
         (("generate", "--history-months", "61"), "--history-months must be between 0 and 60"),
+        (("bench", "--dbt-history"), "--dbt-history measures both targets: give --stack with it"),
     ],
 )
 def test_mistakes_print_one_line_and_fail(run, args, message):
