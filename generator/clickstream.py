@@ -19,7 +19,11 @@ from generator.catalogue import CATEGORY_TREE
 from generator.pools import COUNTRIES, COUNTRY_WEIGHTS
 from generator.schema import DEVICES, EVENT_TYPES, ID_PREFIXES, ID_WIDTHS
 
-PAGE_VIEW, PRODUCT_VIEW, ADD_TO_CART, REMOVE_FROM_CART, CHECKOUT, PURCHASE = range(6)
+# Event types, as indices into EVENT_TYPES, found by their names in the contract: a renamed one fails here.
+PAGE_VIEW, PRODUCT_VIEW, ADD_TO_CART, REMOVE_FROM_CART, CHECKOUT, PURCHASE = (
+    EVENT_TYPES.index(t)
+    for t in ("page_view", "product_view", "add_to_cart", "remove_from_cart", "checkout", "purchase")
+)
 BOUNCE, BROWSE, CART, ABANDONED_CHECKOUT, BUYER = range(5)
 VISIT_KIND_WEIGHTS = np.array([0.38, 0.36, 0.17, 0.06])  # bounce, browse, cart, checkout (before purchases)
 PURCHASE_SHARE = (0.022, 0.038)  # of visits, drawn per day

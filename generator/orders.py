@@ -13,7 +13,15 @@ from generator.catalogue import ProductChanges
 from generator.clickstream import ORDER_LINE_WEIGHTS, Traffic
 from generator.crm import CustomerChanges
 from generator.pools import COUNTRIES, WAREHOUSE_OF_COUNTRY
-from generator.schema import CHANNELS, ID_PREFIXES, ID_WIDTHS, ORDER_STATUSES, PAYMENT_METHODS, WAREHOUSES
+from generator.schema import (
+    CHANNELS,
+    ID_PREFIXES,
+    ID_WIDTHS,
+    MOVEMENT_TYPES,
+    ORDER_STATUSES,
+    PAYMENT_METHODS,
+    WAREHOUSES,
+)
 
 PAYMENT_WEIGHTS = np.array([0.38, 0.27, 0.13, 0.13, 0.09])
 QUANTITY_WEIGHTS = np.array([0.82, 0.13, 0.05])
@@ -34,8 +42,10 @@ BACKLOG = ((12, 22), (1, 2))  # (month, day) of its first and last day: 22 Decem
 PLANNED = tuple(ORDER_STATUSES.index(s) for s in ("paid", "shipped", "delivered", "cancelled", "returned"))
 PAID, SHIPPED, DELIVERED, CANCELLED, RETURNED = PLANNED
 WAREHOUSE_INDEX = {c: WAREHOUSES.index(WAREHOUSE_OF_COUNTRY[c]) for c in COUNTRIES}
-# Movement types, as indices into schema.MOVEMENT_TYPES.
-INITIAL, RECEIPT, SALE, RETURN, ADJUSTMENT = range(5)
+# Movement types, as indices into MOVEMENT_TYPES, found by their names in the contract: a renamed one fails here.
+INITIAL, RECEIPT, SALE, RETURN, ADJUSTMENT = (
+    MOVEMENT_TYPES.index(t) for t in ("initial", "receipt", "sale", "return", "adjustment")
+)
 
 PENDING_STATUS_COLUMNS = {"order_num": "int64", "status": "int8", "status_ts": "int64"}
 MOVEMENT_COLUMNS = {
