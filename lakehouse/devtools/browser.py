@@ -129,21 +129,38 @@ class Browser:
             shutil.rmtree(self._profile, ignore_errors=True)
 
     def login(self, base_url: str, user: str, password: str) -> None:
+        """Log in through Superset's login form. A form left unanswered (a click lost while the page was still
+        loading, a server busy past the wait) is tried once more; a refusal Superset shows is reported as it says."""
+        from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
-        self.driver.get(f"{base_url}/login/")
         wait = WebDriverWait(self.driver, 30)
         user_field = "input[name=username], #username"
-        wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, user_field)))
-        self.driver.find_element(By.CSS_SELECTOR, user_field).send_keys(user)
-        self.driver.find_element(By.CSS_SELECTOR, "input[name=password], #password").send_keys(password)
-        self.driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
-        try:
-            wait.until(lambda d: "/login" not in d.current_url)
-        except Exception:
-            raise UserError(f"could not log in to Superset at {base_url} as {user!r}: check the password") from None
+
+        def refusal() -> str:
+            alerts = self.driver.find_elements(By.CSS_SELECTOR, ".alert, .ant-alert, .ant-message, [role=alert]")
+            return "; ".join(a.text.strip() for a in alerts if a.text.strip())
+
+        for _ in range(2):
+            self.driver.get(f"{base_url}/login/")
+            wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, user_field)))
+            self.driver.find_element(By.CSS_SELECTOR, user_field).send_keys(user)
+            self.driver.find_element(By.CSS_SELECTOR, "input[name=password], #password").send_keys(password)
+            self.driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
+            try:
+                wait.until(lambda d: "/login" not in d.current_url or refusal())
+            except TimeoutException:
+                continue
+            if "/login" not in self.driver.current_url:
+                return
+            said = refusal()
+            raise UserError(f"could not log in to Superset at {base_url} as {user!r}: Superset says {said!r}")
+        raise UserError(
+            f"could not log in to Superset at {base_url} as {user!r}: the login page did not move on in two tries of "
+            "30 s and showed no error (is Superset still starting, or the machine overloaded?)"
+        )
 
     def _failed_chart_requests(self) -> list[str]:
         """Return the chart-data requests of the page that failed (the performance log since the last call)."""

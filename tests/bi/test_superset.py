@@ -9,6 +9,7 @@ import pytest
 
 from lakehouse.bi import engine, semantic, server
 from lakehouse.devtools import browser
+from lakehouse.errors import UserError
 from tests.bi.serving import chart_problems, client, counts, expected_counts, render_problems, serving
 from tests.ports import port
 
@@ -23,6 +24,12 @@ def superset(shop):
     assert not (warehouse.tool_dir("superset") / "superset.db").exists()  # a fresh metadata database
     with serving(warehouse, PORT) as (login, messages):
         yield warehouse, login, messages
+
+
+def test_a_wrong_password_in_the_browser_gets_superset_s_own_words(superset):
+    _, login, _ = superset
+    with browser.Browser() as chromium, pytest.raises(UserError, match=r"could not log in .* Superset says '.+'"):
+        chromium.login(login.url, login.user, login.password + "-wrong")
 
 
 def test_the_semantic_layer_validates_on_the_gold_tables(shop):
