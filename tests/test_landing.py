@@ -251,3 +251,25 @@ def test_a_step_caught_up_with_its_feed_counts_as_having_the_latest_batch(tmp_pa
     claim = {"feed": "events", "path": "/x", "batch_id": 3, "status": landing.INGESTED}
     tables.append(landing.LEDGER, pa.Table.from_pylist([claim], landing.SCHEMA))  # events claimed, not in bronze
     assert landing.available(tables, [events], inputs) == 1
+
+
+def test_days_taken_one_run_at_a_time_across_a_month_end_are_batches_in_sequence_and_the_audit_adds_up(spark, tmp_path):
+    """30 and 31 January, then 1 February, each landed and run on its own: a batch is the next number of the
+    warehouse's sequence, not a day plus one; each day keeps its real date; every run's audit adds up."""
+    warehouse = Warehouse(Settings(warehouse=str(tmp_path / "wh")))
+    tables = Tables(warehouse, spark)
+    shop = {"customers": 40, "products": 10, "events_per_day": 100, "dirty_rate": 0.05, "seed": 3}
+    for k in range(3):
+        generate(warehouse, 1, start_date=date(2026, 1, 30), progress=False, **shop)
+        did = _run(tables, ("bronze", "silver", "gold"))
+        assert did["bronze.events"].batch_from == did["bronze.events"].batch_to == k + 1
+    audit = tables.read("ops.run_audit").where("status = 'ok'").collect()
+    assert {(r.batch_from or 1, r.batch_to) for r in audit} == {(1, 1), (2, 2), (3, 3)}
+    landed = {
+        (r["_batch_id"], r["_batch_date"])
+        for r in tables.read("bronze.events").select("_batch_id", "_batch_date").distinct().collect()
+    }
+    assert landed == {(1, date(2026, 1, 30)), (2, date(2026, 1, 31)), (3, date(2026, 2, 1))}
+    check_audit(tables)
+    check_bronze(warehouse, tables)
+    check_silver(warehouse, tables)
