@@ -221,8 +221,7 @@ def _stack_started() -> tuple[Settings, str]:
     from lakehouse import stack
 
     os.environ["LAKEHOUSE_ENV"] = "stack"
-    load_settings()  # reads .env, where keys made before are found; then make them if there are none
-    stack.ensure_keys()
+    stack.ensure_keys()  # the keys .env holds, or new ones made there
     base = load_settings()
     stack.up(base, say=lambda line: console.print(line, markup=False))
     return base, time.strftime("%Y%m%d-%H%M%S")

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
+
 from lakehouse.errors import UserError
 from lakehouse.settings import Settings
 from lakehouse.stack import artifacts
@@ -67,8 +69,8 @@ def ensure_keys(env_file: Path = Path(".env")) -> bool:
             f"the environment sets {given[0]} but not the other of {' and '.join(KEY_VARIABLES)}: set both, or "
             "neither (then the stack's keys are read from .env, or made there)"
         )
-    text = env_file.read_text() if env_file.is_file() else ""
-    found = {m[1]: m[2].strip() for m in re.finditer(r"^(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY)=(.*)$", text, re.M)}
+    written = dotenv_values(env_file) if env_file.is_file() else {}  # read as load_settings reads it
+    found = {name: written[name] or "" for name in KEY_VARIABLES if name in written}
     missing = [name for name in KEY_VARIABLES if not found.get(name)]
     if found and missing:
         raise UserError(
@@ -78,6 +80,7 @@ def ensure_keys(env_file: Path = Path(".env")) -> bool:
     if found:
         os.environ.update(found)
         return False
+    text = env_file.read_text() if env_file.is_file() else ""
     key_id = f"lakehouse{secrets.token_hex(6)}"
     secret = secrets.token_urlsafe(30)
     block = (

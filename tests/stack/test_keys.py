@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from lakehouse import stack
@@ -34,7 +36,7 @@ def test_keys_are_made_once_into_env_file_and_read_back_from_it(no_keys, tmp_pat
         monkeypatch.delenv(name)
     assert stack.ensure_keys(env_file) is False
     assert _keys(env_file.read_text()) == made
-    assert {name: stack.os.environ[name] for name in stack.KEY_VARIABLES} == made
+    assert {name: os.environ[name] for name in stack.KEY_VARIABLES} == made
 
 
 def test_the_environments_keys_win_and_the_file_is_left_alone(no_keys, tmp_path, monkeypatch):
