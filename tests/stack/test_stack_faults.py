@@ -1,5 +1,5 @@
 """The stack under faults: the S3 server stopped in the middle of a spark-submit run whose driver is too small to hold
-the data."""
+the data; two runs started at once on one warehouse on S3."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from lakehouse.stack import artifacts
 from lakehouse.tables import Tables
 from lakehouse.warehouse import Warehouse
 from tests.accounting import check_bronze, check_silver
+from tests.test_lease import two_runs_at_once
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e, pytest.mark.own_warehouse]
 
@@ -28,12 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def _submit(
-    layers: tuple[str, ...], settings, *, max_result: str = "1m", collect: str | None = None
-) -> subprocess.Popen:
-    """Start spark-submit on the jobs of `layers`, one after another in one submission, with the driver's results
-    capped at `max_result`; then, with `collect`, that table fetched to the driver. Its output comes line by line."""
-    env = {
+def _environment(settings) -> dict[str, str]:
+    """Return the environment of a process of the pipeline's on the stack's warehouse of `settings`."""
+    return {
         **os.environ,
         **settings.s3.environment(),
         "LAKEHOUSE_ENV": "stack",
@@ -44,6 +42,14 @@ def _submit(
         "PYSPARK_PYTHON": sys.executable,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def _submit(
+    layers: tuple[str, ...], settings, *, max_result: str = "1m", collect: str | None = None
+) -> subprocess.Popen:
+    """Start spark-submit on the jobs of `layers`, one after another in one submission, with the driver's results
+    capped at `max_result`; then, with `collect`, that table fetched to the driver. Its output comes line by line."""
+    env = _environment(settings)
     jars = ",".join(artifacts.spark_jars(Path(settings.cache_dir)))
     command = [str(BIN / "spark-submit"), "--master", "local[2]", "--jars", jars]
     command += ["--conf", f"spark.driver.maxResultSize={max_result}", str(Path(__file__).parent / "layer_jobs.py")]
@@ -98,3 +104,8 @@ def test_spark_submit_survives_s3_stopping_mid_run_and_never_passes_the_data_thr
     events = DeltaTable(warehouse.table_uri("bronze.events"), storage_options=settings.storage_options())
     written = sum(events.get_add_actions(flatten=True).column("size_bytes").to_pylist())
     assert written > 1024 * 1024  # more than the driver may receive, even compressed
+
+
+def test_two_runs_at_once_on_s3_one_writes_the_other_is_refused_and_nothing_doubles(stack_settings, tmp_path):
+    settings = dataclasses.replace(stack_settings, warehouse="s3://lakehouse-test/two-runs")
+    two_runs_at_once(Warehouse(settings), _environment(settings), tmp_path)
