@@ -68,10 +68,14 @@ def _copy(source: Warehouse, target: Warehouse) -> None:
     """Copy every file under `source`'s root but the landing zone to the same place under `target`'s (server-side on
     S3)."""
     fs, root, into = source.fs, source.fs_path(source.root), target.fs_path(target.root)
+    made: set[str] = set()
     for info in fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True)):
         if info.type == pafs.FileType.File and not info.path.startswith(f"{root}/{LANDING}/"):
             path = f"{into}{info.path[len(root) :]}"
-            fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+            folder = path.rsplit("/", 1)[0]
+            if folder not in made:
+                fs.create_dir(folder, recursive=True)
+                made.add(folder)
             fs.copy_file(info.path, path)
 
 
@@ -127,12 +131,13 @@ def _table(settings: Settings, name: str) -> dict[str, list]:
     }
 
 
-def _compare(sweep: Sweep, names: list[str]) -> tuple[int, int, list[str]]:
-    """Return rows lost, rows doubled, and a line per table that differs, the warehouse against the undisturbed."""
+def _compare(settings: Settings, undisturbed: dict[str, dict[str, list]]) -> tuple[int, int, list[str]]:
+    """Return rows lost, rows doubled, and a line per table that differs, the warehouse of `settings` against the
+    undisturbed run's tables."""
     lost = doubled = 0
     differences = []
-    for name in names:
-        expected, found = _table(sweep.copies.of("undisturbed"), name), _table(sweep.copies.settings, name)
+    for name, expected in undisturbed.items():
+        found = _table(settings, name)
         rows_expected = Counter(zip(*expected.values(), strict=True))
         rows_found = Counter(zip(*found.values(), strict=True))
         missing, extra = rows_expected - rows_found, rows_found - rows_expected
@@ -151,6 +156,7 @@ def crash(sweep: Sweep, spark) -> str:
     names = sorted(Warehouse(sweep.copies.of("undisturbed")).tables())
     compared = [name for name in names if name != AUDIT]
     assert len(sweep.writes) > 30 and len(compared) >= 20, (sweep.writes, compared)
+    undisturbed = {name: _table(sweep.copies.of("undisturbed"), name) for name in compared}
     failures, lost, doubled = [], 0, 0
     for k in sweep.points:
         sweep.copies.restore(sweep.copy_after(k))
@@ -160,7 +166,7 @@ def crash(sweep: Sweep, spark) -> str:
         results = runner.run(RunContext(tables), SPARK_LAYERS)
         assert all(r.status in ("ok", "skipped") for r in results), (where, [(r.step, r.error) for r in results])
         assert sorted(warehouse.tables()) == names, where
-        missing, extra, differences = _compare(sweep, compared)
+        missing, extra, differences = _compare(sweep.copies.settings, undisturbed)
         lost, doubled = lost + missing, doubled + extra
         failures += [f"{where}: {line}" for line in differences]
         try:

@@ -26,7 +26,7 @@ from lakehouse.tables import Tables
 from lakehouse.trino import connected
 from lakehouse.warehouse import Warehouse
 from tests.accounting import check_audit, check_bronze, check_silver
-from tests.test_bad_input import GARBAGE, LATIN1_ROW, LONG_ORDER_ID, SMALL_SHOP, _add_bad_input
+from tests.test_bad_input import GARBAGE, LATIN1_ROW, LONG_ORDER_ID, SMALL_SHOP, _add_bad_input, _quarantined
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e, pytest.mark.own_warehouse]
 
@@ -92,10 +92,6 @@ def _ledger(tables: Tables, feed: str) -> dict[str, list[dict]]:
     for row in landing.recorded(tables, feed):
         rows.setdefault(row["path"], []).append(row)
     return rows
-
-
-def _quarantined(tables: Tables, uri: str) -> list:
-    return tables.read("bronze.quarantine").where(f"_source_file = '{uri}'").orderBy("_source_line").collect()
 
 
 def test_every_run_on_the_stack_succeeds_and_every_record_is_accounted_for(shop):
