@@ -144,6 +144,13 @@ def get_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession:
         .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # With the UI off nobody reads what Spark keeps of finished jobs, stages, tasks and SQL executions (by
+        # default the last 1,000 of each and 100,000 tasks, with their plans and metrics): kept, they grow the
+        # driver's heap with the length of a run or a watcher's life rather than with what it is doing.
+        .config("spark.ui.retainedJobs", "20")
+        .config("spark.ui.retainedStages", "20")
+        .config("spark.ui.retainedTasks", "1000")
+        .config("spark.sql.ui.retainedExecutions", "20")
         # Spark compiles Java for every query; a day's queries are the same shapes each time, so a warm session
         # (`run --watch`) reuses the compiled classes when the cache holds them all (Spark's default keeps 100).
         .config("spark.sql.codegen.cache.maxEntries", str(CODEGEN_CACHE_ENTRIES))
