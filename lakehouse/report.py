@@ -61,6 +61,7 @@ class Listener:
 
     def started(self, step: str, index: int, total: int) -> None: ...
     def finished(self, result: StepResult, index: int, total: int) -> None: ...
+    def note(self, message: str) -> None: ...
 
 
 class ConsoleListener(Listener):
@@ -100,6 +101,10 @@ class ConsoleListener(Listener):
                 self._running.remove(result.step)
             self.out.print(f"[{index:>2}/{total}] {result.step:<28} {detail}  [dim]{result.seconds:.1f}s[/dim]")
             self._refresh()
+
+    def note(self, message: str) -> None:
+        with self._lock:
+            self.out.print(message, style="bold", markup=False)
 
     def close(self) -> None:
         with self._lock:

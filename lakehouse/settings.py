@@ -34,6 +34,25 @@ def _int_env(name: str, default: int) -> int:
         raise UserError(f"{name}={raw!r} is not a whole number") from None
 
 
+MB = 1024 * 1024
+# A run takes a backlog of landing files in passes of whole landing days up to this many MB (see landing.next_pass).
+BACKLOG_PASS_MB = 400
+
+
+def _megabytes_env(name: str, default: float) -> int:
+    """Return a size given in MB (decimals allowed; 0 means no limit) as bytes."""
+    raw = _env(name)
+    if raw is None:
+        return int(default * MB)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UserError(f"{name}={raw!r} is not a size in MB (e.g. 400, or 0 for no limit)") from None
+    if value < 0:
+        raise UserError(f"{name}={raw!r} is negative: give a size in MB, or 0 for no limit")
+    return int(value * MB)
+
+
 # Where the stack's servers answer unless the environment says otherwise (`lakehouse stack up` starts them here).
 STACK_S3_ENDPOINT = "http://127.0.0.1:8333"
 STACK_TRINO_URL = "http://127.0.0.1:8080"
@@ -50,6 +69,8 @@ class Settings:
     spark_driver_memory: str = "4g"
     spark_shuffle_partitions: int = 4
     parallel_steps: int = 2
+    # The most landing bytes one pass of a run takes (0: everything at once); a longer backlog is taken in passes.
+    pass_max_bytes: int = BACKLOG_PASS_MB * MB
     s3_endpoint: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key: str | None = field(default=None, repr=False)
@@ -109,6 +130,7 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
         spark_driver_memory=_env("LAKEHOUSE_SPARK_DRIVER_MEMORY", "4g") or "4g",
         spark_shuffle_partitions=_int_env("LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS", 4),
         parallel_steps=_int_env("LAKEHOUSE_PARALLEL_STEPS", 2),
+        pass_max_bytes=_megabytes_env("LAKEHOUSE_PASS_MAX_MB", BACKLOG_PASS_MB),
         s3_endpoint=_env("AWS_ENDPOINT_URL", STACK_S3_ENDPOINT if stack else None),
         s3_region=_env("AWS_REGION", "us-east-1") or "us-east-1",
         s3_access_key=_env("AWS_ACCESS_KEY_ID"),

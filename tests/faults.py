@@ -122,7 +122,7 @@ def record(spark, settings: Settings, stride: int) -> Sweep:
     return sweep
 
 
-def _table(settings: Settings, name: str) -> dict[str, list]:
+def table_columns(settings: Settings, name: str) -> dict[str, list]:
     """Return the table's columns, without those that say when (and by which run or batch) a row was written."""
     uri = Warehouse(settings).table_uri(name)
     table = DeltaTable(uri, storage_options=settings.storage_options()).to_pyarrow_table()
@@ -131,13 +131,13 @@ def _table(settings: Settings, name: str) -> dict[str, list]:
     }
 
 
-def _compare(settings: Settings, undisturbed: dict[str, dict[str, list]]) -> tuple[int, int, list[str]]:
+def compare(settings: Settings, undisturbed: dict[str, dict[str, list]]) -> tuple[int, int, list[str]]:
     """Return rows lost, rows doubled, and a line per table that differs, the warehouse of `settings` against the
     undisturbed run's tables."""
     lost = doubled = 0
     differences = []
     for name, expected in undisturbed.items():
-        found = _table(settings, name)
+        found = table_columns(settings, name)
         rows_expected = Counter(zip(*expected.values(), strict=True))
         rows_found = Counter(zip(*found.values(), strict=True))
         missing, extra = rows_expected - rows_found, rows_found - rows_expected
@@ -156,7 +156,7 @@ def crash(sweep: Sweep, spark) -> str:
     names = sorted(Warehouse(sweep.copies.of("undisturbed")).tables())
     compared = [name for name in names if name != AUDIT]
     assert len(sweep.writes) > 30 and len(compared) >= 20, (sweep.writes, compared)
-    undisturbed = {name: _table(sweep.copies.of("undisturbed"), name) for name in compared}
+    undisturbed = {name: table_columns(sweep.copies.of("undisturbed"), name) for name in compared}
     failures, lost, doubled = [], 0, 0
     for k in sweep.points:
         sweep.copies.restore(sweep.copy_after(k))
@@ -166,7 +166,7 @@ def crash(sweep: Sweep, spark) -> str:
         results = runner.run(RunContext(tables), SPARK_LAYERS)
         assert all(r.status in ("ok", "skipped") for r in results), (where, [(r.step, r.error) for r in results])
         assert sorted(warehouse.tables()) == names, where
-        missing, extra, differences = _compare(sweep.copies.settings, undisturbed)
+        missing, extra, differences = compare(sweep.copies.settings, undisturbed)
         lost, doubled = lost + missing, doubled + extra
         failures += [f"{where}: {line}" for line in differences]
         try:

@@ -126,9 +126,9 @@ def _upgrade_quarantine(ctx: RunContext) -> None:
 
 def _batches(ctx: RunContext, entity: Entity, done: int, rows: list[dict]) -> list[tuple[int, list[landing.Entry]]]:
     """Return the batches to ingest, from the feed's ledger `rows`: files a stopped run claimed (under its batch),
-    then new files (under the run's batch, claimed in the ledger here)."""
+    then new files (under the run's batch, claimed in the ledger here) of the days the run's pass takes."""
     batches = landing.unfinished(rows, done)
-    new = landing.new_files(ctx.warehouse, entity, rows)
+    new = landing.new_files(ctx.warehouse, entity, rows, ctx.landing_until)
     if new:
         batch = landing.run_batch(ctx)
         landing.claim(ctx, entity, batch, new)

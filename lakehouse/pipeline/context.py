@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pyspark.sql import SparkSession
 
@@ -32,8 +32,21 @@ class RunContext:
     recorded: dict[str, int] | None = field(default=None, repr=False)
     # The batch this run gives the landing files it takes (landing.run_batch numbers it once).
     batch: int | None = field(default=None, repr=False)
+    # The last landing day this pass of the run takes (None: all); a backlog is taken in passes (runner.run).
+    landing_until: date | None = field(default=None, repr=False)
     # Whether bronze has checked `bronze.quarantine`'s columns this run (and brought an older one up to date).
     quarantine_checked: bool = field(default=False, repr=False)
+
+    def next_pass(self, number: int, landing_until: date | None) -> RunContext:
+        """Return the context of the run's pass `number` (from 2): a run id of its own, since the audit has a row per
+        run and step, and nothing this pass read of the audit or numbered."""
+        return RunContext(
+            self.tables,
+            run_id=f"{self.run_id.split('+', 1)[0]}+{number}",
+            started_at=datetime.now(UTC),
+            landing_until=landing_until,
+            quarantine_checked=self.quarantine_checked,
+        )
 
     @property
     def spark(self) -> SparkSession:

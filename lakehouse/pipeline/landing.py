@@ -13,7 +13,9 @@ upload is multipart) and recorded with one of these statuses:
 
 Every run that finds new files gives them the next number of one warehouse-wide batch sequence (above every batch
 any table has), so a late day folder or a late file gets a batch above what silver and gold have done, and they
-recompute the days it touches. The ledger rows are committed first, with the bronze step's batch marker; the
+recompute the days it touches. A backlog larger than a pass (`LAKEHOUSE_PASS_MAX_MB`) is taken a few whole landing
+days at a time (`next_pass`): what one pass reads, and so what Spark holds at once, is bounded by the pass, not by
+the backlog. The ledger rows are committed first, with the bronze step's batch marker; the
 quarantine and the bronze table follow with the same marker. A run that stops between them leaves a claim above the
 bronze table's watermark, which the next run reads again under the same batch.
 """
@@ -21,15 +23,18 @@ bronze table's watermark, which the next run reads again under the same batch.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 
 from lakehouse.entities import ENTITIES, Entity
 from lakehouse.pipeline.context import RunContext
+from lakehouse.settings import MB
 from lakehouse.tables import Commit, Tables, TableSpec
 from lakehouse.transforms import bronze as tf
 from lakehouse.warehouse import LandingFile, Warehouse
@@ -134,12 +139,13 @@ class _Known:
         return INGESTED, None
 
 
-def new_files(warehouse: Warehouse, entity: Entity, rows: list[dict]) -> list[Entry]:
-    """Return the feed's landing files the ledger `rows` do not hold yet, hashed and judged, in path order."""
+def new_files(warehouse: Warehouse, entity: Entity, rows: list[dict], until: date | None = None) -> list[Entry]:
+    """Return the feed's landing files the ledger `rows` do not hold yet (of landing days up to `until`, if given),
+    hashed and judged, in path order."""
     known = _Known(rows)
     entries = []
     for file in warehouse.landing_listing(entity.name):
-        if (file.uri, file.size, file.modified) in known.seen:
+        if (file.uri, file.size, file.modified) in known.seen or (until is not None and file.day > until):
             continue
         checksum, records = fingerprint(warehouse, entity, file.uri)
         status, reason = known.judge(file.uri, checksum)
@@ -276,15 +282,74 @@ def adopt(ctx: RunContext, entity: Entity, done: int, rows: list[dict]) -> int:
     return len(entries)
 
 
-def waiting(tables: Tables, entity: Entity) -> list[LandingFile]:
-    """Return the feed's landing files the next run takes (new, changed, or claimed but not in bronze yet), without
-    hashing anything: what `lakehouse status` and the watcher report."""
+def waiting(tables: Tables, entity: Entity, listing: list[LandingFile] | None = None) -> list[LandingFile]:
+    """Return the feed's landing files the next run takes (new, changed, or claimed but not in bronze yet), of its
+    `listing` (by default, listed here), without hashing anything: what `lakehouse status` and the watcher report."""
     rows = recorded(tables, entity.name)
     done = tables.watermark(_bronze(entity), _bronze(entity)) or 0
-    listing = tables.warehouse.landing_listing(entity.name)
+    listing = tables.warehouse.landing_listing(entity.name) if listing is None else listing
     if not rows and done:  # a warehouse from before the ledger: what bronze holds (or holds nothing) is taken
         taken = ingested_before(tables, entity.name)
         fresh = [f for f in listing if f.uri not in taken]
         return [f for f in fresh if fingerprint(tables.warehouse, entity, f.uri)[1]]
     seen = {(r["path"], r["size"], r["modified_at"]) for r in rows if r["batch_id"] <= done}
     return [f for f in listing if (f.uri, f.size, f.modified) not in seen]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What the next pass of a run takes of the waiting landing files: the days up to `until` (None: all of them),
+    from `first`; their bytes; the backlog's bytes; how many passes the backlog takes from here."""
+
+    until: date | None
+    first: date
+    last: date
+    bytes: int
+    backlog_bytes: int
+    passes: int
+
+    def describe(self) -> str:
+        """Return what the pass takes, and of how much, in a few words."""
+        days = f"{self.first}" if self.first == self.last else f"{self.first}..{self.last}"
+        taken = f"landing days {days} ({self.bytes / MB:,.1f} MB)"
+        if self.until is None:
+            return f"{taken}, the rest of the backlog"
+        return f"{taken} of a {self.backlog_bytes / MB:,.1f} MB backlog, about {self.passes} passes' worth"
+
+
+def plan_pass(sizes: Mapping[date, int], max_bytes: int) -> Pass | None:
+    """Return the next pass over a backlog of `sizes` (the bytes waiting, by landing day); None when nothing waits.
+
+    All of it when it fits in `max_bytes` (0: no limit). Otherwise the first whole days of an even share of the fewest
+    passes of at most `max_bytes` each, so a backlog of three passes' worth is three passes of a third each, not two
+    full ones and a remainder: a day is taken when the share still holds at least half of it. A day is never split,
+    so a day larger than `max_bytes` is a pass of its own.
+    """
+    if not sizes:
+        return None
+    days = sorted(sizes)
+    total = sum(sizes.values())
+    if not max_bytes or total <= max_bytes:
+        return Pass(None, days[0], days[-1], total, total, 1)
+    passes = math.ceil(total / max_bytes)
+    share = total / passes
+    taken, until = 0, days[0]
+    for index, day in enumerate(days):
+        size = sizes[day]
+        if index and (taken + size > max_bytes or taken + size / 2 > share):
+            break
+        taken, until = taken + size, day
+    return Pass(until, days[0], until, taken, total, passes)
+
+
+def next_pass(tables: Tables, max_bytes: int) -> Pass | None:
+    """Return what the next pass takes of the files waiting in every feed (`waiting`); None when nothing waits, or
+    when the whole landing zone fits in one pass (then the ledger is not read for it)."""
+    listings = {entity.name: tables.warehouse.landing_listing(entity.name) for entity in ENTITIES}
+    if sum(file.size for files in listings.values() for file in files) <= max_bytes:
+        return None
+    sizes: Counter[date] = Counter()
+    for entity in ENTITIES:
+        for file in waiting(tables, entity, listings[entity.name]):
+            sizes[file.day] += file.size
+    return plan_pass(sizes, max_bytes)

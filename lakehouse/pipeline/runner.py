@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lakehouse import native_panics
 from lakehouse.errors import PipelineError, UserError
-from lakehouse.pipeline import LAYERS, audit, bronze, dbt_step, gold, silver
+from lakehouse.pipeline import LAYERS, SPARK_LAYERS, audit, bronze, dbt_step, gold, landing, silver
 from lakehouse.pipeline.context import RunContext, Step, StepResult
 from lakehouse.pipeline.publish import refresh_dashboards, register_in_sql_engine
 from lakehouse.report import Listener
@@ -141,25 +141,64 @@ def run(
     listener: Listener | None = None,
     parallelism: int = 2,
 ) -> list[StepResult]:
-    """Run every step of `layers`; return what each did, in plan order. A failed step raises a PipelineError."""
+    """Run every step of `layers`; return what each did, in plan order. A failed step raises a PipelineError.
+
+    A backlog of landing files larger than a pass (`LAKEHOUSE_PASS_MAX_MB`) is taken in passes of whole landing days
+    (landing.next_pass): each pass runs the Spark layers over its days as a run of its own in the audit (run id
+    `<run>+<pass>`), and dbt runs once, with the last. What a step returns counts every pass.
+    """
     listener = listener or Listener()
     ctx.tables.refresh()
     plan = [step for layer in layers for step in steps_of(layer)]
-    schedule = _Schedule(ctx, plan, listener, parallelism)
+    in_passes = [step for step in plan if step.layer in SPARK_LAYERS]
+    limit = ctx.warehouse.settings.pass_max_bytes if "bronze" in layers else 0
+    results: dict[str, StepResult] = {}
+    number = 1
     try:
-        schedule.drive()
+        while True:
+            part = landing.next_pass(ctx.tables, limit) if limit else None
+            final = part is None or part.until is None
+            if part is not None and (number > 1 or not final):
+                listener.note(f"pass {number}: {part.describe()}")
+            until = None if final else part.until  # type: ignore[union-attr]
+            if number > 1:
+                ctx = ctx.next_pass(number, until)
+            else:
+                ctx.landing_until = until
+            schedule = _Schedule(ctx, plan if final else in_passes, listener, parallelism)
+            try:
+                schedule.drive()
+            finally:
+                if schedule.unrecorded:  # a step raised a UserError: the steps that finished are still recorded
+                    schedule.record()
+                for name, result in schedule.results.items():
+                    results[name] = combined(results[name], result) if name in results else result
+            if schedule.failed:
+                first = schedule.failed[0]
+                log = _write_log(ctx, schedule.failed)
+                raise PipelineError(f"step {first.step} failed: {_first_line(first.error or '')} (details: {log})")
+            if final:
+                break
+            if not any(r.layer == "bronze" and r.did_work for r in schedule.results.values()):
+                raise PipelineError(f"pass {number} took no landing file of the days up to {until}; stopping")
+            number += 1
     finally:
-        if schedule.unrecorded:  # a step raised a UserError: the steps that finished are still recorded
-            schedule.record()
-        ordered = [schedule.results[s.name] for s in plan if s.name in schedule.results]
-        if any(r.status != "skipped" for r in ordered):
+        if any(r.status != "skipped" for r in results.values()):
             refresh_dashboards(ctx)
-    if schedule.failed:
-        first = schedule.failed[0]
-        log = _write_log(ctx, schedule.failed)
-        raise PipelineError(f"step {first.step} failed: {_first_line(first.error or '')} (details: {log})")
     register_in_sql_engine(ctx)  # after a failure, the next run registers what this one wrote
-    return ordered
+    return [results[s.name] for s in plan if s.name in results]
+
+
+def combined(earlier: StepResult, later: StepResult) -> StepResult:
+    """Return one step's results of two passes of a run as one: the batches of both, their rows and seconds."""
+    if not later.did_work:
+        earlier.seconds += later.seconds
+        return earlier
+    if earlier.did_work:
+        later.absorb(earlier)
+        later.started_at = earlier.started_at
+    later.seconds += earlier.seconds
+    return later
 
 
 def _write_log(ctx: RunContext, failed: Sequence[StepResult]) -> str:
