@@ -22,8 +22,8 @@ def command(
 ) -> None:
     """Generator rows/s (and the speed-up over a per-row Faker loop), full run and one more day.
 
-    With --stack: the Spark layers embedded and on the stack for the same shop, the driver's heap on a shop three
-    times the size, and Trino's start and count(*) per table.
+    With --stack: the Spark layers embedded and on the stack for the same shop, the driver's memory on three times
+    the data (days three times as busy, and three times the days), and Trino's start and count(*) per table.
     """
     if dbt_history and not stack:
         raise click.UsageError("--dbt-history measures both targets: give --stack with it")

@@ -3,7 +3,8 @@
 1. The Spark layers (landing → Spark gold) for the same generated shop, embedded (delta-rs, local disk) and on the
    stack (delta-spark, S3), each a fresh `lakehouse run` process, with the driver's peak live heap (what a full
    collection leaves); then the dbt build on each (dbt-duckdb, dbt-trino), and one more day through every layer.
-2. The Spark layers on a shop three times the size, on the stack: does the driver's heap grow with the data?
+2. The Spark layers on three times the data, on the stack, as days three times as busy and as three times the days
+   (both longer than a pass, LAKEHOUSE_PASS_MAX_MB): does the memory the driver holds grow with the data?
 3. Trino: start to first answer, and `count(*)` of every table, cold and warm.
 
 `--dbt-history` measures instead one more day's dbt step against the full build, with one and three times the
@@ -49,6 +50,28 @@ def _collect_now(parent: int, stop: threading.Event) -> None:
             subprocess.run(["jcmd", jvm, "GC.run"], capture_output=True, check=False)
 
 
+# Spark's own accounting of the memory it manages (sort and hash pages, cached blocks), polled every 100 ms and
+# written to an event log as each stage ends: the part of the heap that grows with what a task holds.
+SPARK_MEMORY_CONF = """\
+spark.eventLog.enabled true
+spark.eventLog.dir file://{events}
+spark.eventLog.compress false
+spark.eventLog.logStageExecutorMetrics true
+spark.executor.metrics.pollingInterval 100ms
+"""
+
+
+def _spark_memory(events: Path) -> float:
+    """Return the peak of the memory Spark's memory manager handed out (execution and storage, MB) in the run's
+    event logs (0 when there is none)."""
+    peak = 0
+    for log in events.glob("*/events_*"):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"SparkListenerStageExecutorMetrics"' in line:
+                peak = max(peak, json.loads(line)["Executor Metrics"].get("OnHeapUnifiedMemory", 0))
+    return peak / 2**20
+
+
 def _live_heap(log_dir: Path) -> float:
     """Return the driver's peak heap after the full collections asked for (MB; 0 if there was none)."""
     peak = 0.0
@@ -60,6 +83,7 @@ def _live_heap(log_dir: Path) -> float:
 
 
 STEP_LINE = re.compile(r"^\[\s*\d+/\d+\]\s+(\S+)\s.*?([\d.]+)s\s*$", re.MULTILINE)
+PASS_LINE = re.compile(r"^pass (\d+): ", re.MULTILINE)
 
 
 @dataclass
@@ -69,11 +93,16 @@ class Measured:
     seconds: float
     heap_mb: float
     steps: dict[str, float]
+    spark_mb: float = 0.0  # the peak of what Spark's memory manager handed out
+    passes: int = 1  # a backlog larger than a pass is taken in passes (LAKEHOUSE_PASS_MAX_MB)
 
 
 def _run(settings: Settings, label: str, layers: tuple[str, ...] = SPARK_LAYERS) -> Measured:
     """Run `layers` in a fresh `lakehouse run` process and measure it."""
     gc_logs = Path(tempfile.mkdtemp(prefix="lakehouse-bench-gc-"))
+    events = gc_logs / "events"
+    events.mkdir()
+    (gc_logs / "spark-defaults.conf").write_text(SPARK_MEMORY_CONF.format(events=events))
     env = {
         **os.environ,
         **settings.s3.environment(),
@@ -82,6 +111,7 @@ def _run(settings: Settings, label: str, layers: tuple[str, ...] = SPARK_LAYERS)
         "LAKEHOUSE_DELTA_ENGINE": settings.delta_engine,
         # Every JVM the run starts logs its collections (%p: one file per process).
         "JAVA_TOOL_OPTIONS": f"-Xlog:gc:file={gc_logs}/gc-%p.log",
+        "SPARK_CONF_DIR": str(gc_logs),
         "COLUMNS": "160",
     }
     command = [sys.executable, "-m", "lakehouse.cli", "run", *(a for layer in layers for a in ("--layer", layer))]
@@ -98,9 +128,10 @@ def _run(settings: Settings, label: str, layers: tuple[str, ...] = SPARK_LAYERS)
     if process.returncode != 0:
         raise RuntimeError(f"{label} failed:\n{output[-4000:]}")
     steps = {step: float(took) for step, took in STEP_LINE.findall(output)}
-    live = _live_heap(gc_logs)
+    live, managed = _live_heap(gc_logs), _spark_memory(events)
     shutil.rmtree(gc_logs, ignore_errors=True)
-    return Measured(seconds, live, steps)
+    passes = max((int(n) for n in PASS_LINE.findall(output)), default=1)
+    return Measured(seconds, live, steps, managed, passes)
 
 
 class _Shown(list):
@@ -161,19 +192,39 @@ def _bench_layers(
 
 
 def _bench_triple(triple: Settings, days: int, events_per_day: int | None, remote: Measured, rows: _Shown) -> None:
-    """Take a shop three times as busy through the Spark layers on the stack; add its row (heap against `remote`)."""
+    """Take three times the data through the Spark layers on the stack, as days three times as busy and as three
+    times the days; add their rows, memory against the 1× shop's run `remote`."""
     from generator import generate
 
-    big = generate(Warehouse(triple), days, events_per_day=(events_per_day or 33_000) * 3, progress=False)
-    large = _run(triple, "stack, 3× shop")
-    rows.append(
-        (
-            "Spark layers, stack, 3× shop",
-            f"{large.seconds:.1f} s",
-            f"{big.rows['events']:,} events; driver live heap, peak {large.heap_mb:,.0f} MB"
-            f" ({large.heap_mb / max(remote.heap_mb, 1):.2f}× the 1× shop's)",
+    per_day = events_per_day or 33_000
+    shops = {
+        "3× busier days": (replace(triple, warehouse=f"{triple.warehouse}-busier"), days, per_day * 3),
+        "3× the days": (replace(triple, warehouse=f"{triple.warehouse}-longer"), days * 3, per_day),
+    }
+    for label, (target, span, busy) in shops.items():
+        shop = generate(Warehouse(target), span, events_per_day=busy, progress=False)
+        run = _run(target, f"stack, {label}")
+        rows.append(
+            (
+                f"Spark layers, stack, {label} ({span} days)",
+                f"{run.seconds:.1f} s",
+                f"{shop.rows['events']:,} events in {run.passes} passes (the 1× shop: {remote.passes})",
+            )
         )
-    )
+        rows.append(
+            (
+                f"  memory Spark manages (sort and hash pages, cached blocks), peak: 1× / {label}",
+                f"{remote.spark_mb:,.0f} / {run.spark_mb:,.0f} MB",
+                f"{run.spark_mb / max(remote.spark_mb, 1):.2f}×; target: flat",
+            )
+        )
+        rows.append(
+            (
+                f"  driver live heap (after a full collection every 10 s), peak: 1× / {label}",
+                f"{remote.heap_mb:,.0f} / {run.heap_mb:,.0f} MB",
+                f"{run.heap_mb / max(remote.heap_mb, 1):.2f}×; sampled, so it can miss a peak",
+            )
+        )
 
 
 def _bench_trino(base: Settings, on_stack: Settings, rows: _Shown) -> dict[str, dict[str, float]]:
