@@ -59,6 +59,9 @@ def chain_lengths(needs: Mapping[str, Collection[str]]) -> dict[str, int]:
 
 def _timed(ctx: RunContext, step: Step) -> StepResult:
     started, clock = datetime.now(UTC), time.perf_counter()
+    spark = ctx.tables.spark
+    if spark is not None:  # Spark's jobs carry the step and run that started them (an event log, a history server)
+        spark.sparkContext.setJobDescription(f"{step.name} (run {ctx.run_id})")
     try:
         result = step.run(ctx)
     except UserError:
@@ -66,6 +69,9 @@ def _timed(ctx: RunContext, step: Step) -> StepResult:
     except Exception as exc:
         result = StepResult(step=step.name, table=step.name, status="failed", error=f"{type(exc).__name__}: {exc}")
         result.trace = traceback.format_exc()
+    finally:
+        if spark is not None:
+            spark.sparkContext.setJobDescription(None)  # type: ignore[arg-type]  # None clears it
     if result.step != step.name:  # the run, its audit and its markers know a step by its declared name
         error = f"the step declared as {step.name} reported itself as {result.step}"
         result = StepResult(step=step.name, table=step.name, status="failed", error=error)
