@@ -77,11 +77,13 @@ def unreadable_files(ctx: RunContext, entity: Entity, files: list[str]) -> list[
 
 
 def _lines(ctx: RunContext, files: list[str]) -> DataFrame:
-    """Return the lines of `files` as Spark reads them (bytes kept as they are), with `_source_file`."""
+    """Return the lines of `files` as Spark reads them (bytes kept as they are), with `_source_file` and where in
+    it the split a task read them from starts."""
     if not files:
-        return ctx.spark.createDataFrame([], "value string, _source_file string")
+        return ctx.spark.createDataFrame([], f"value string, _source_file string, {tf.SPLIT_START} long")
     paths = [ctx.warehouse.spark_uri(f) for f in files]
-    return ctx.spark.read.text(paths).withColumn("_source_file", _source_file())
+    lines = ctx.spark.read.text(paths)
+    return lines.withColumns({"_source_file": _source_file(), tf.SPLIT_START: F.col("_metadata.file_block_start")})
 
 
 def read_landing(ctx: RunContext, entity: Entity, files: list[str]) -> DataFrame:

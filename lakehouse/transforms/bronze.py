@@ -47,13 +47,29 @@ def exact_bytes(text: Column) -> Column:
     return F.when(invalid_utf8(text), F.base64(text.cast("binary")))
 
 
+SPLIT_START = "_split_start"
+
+
 def with_line_numbers(df: DataFrame) -> DataFrame:
-    """Return `df` (lines read in file order, with `_source_file`) plus `_source_line`, 1-based within each file."""
-    order = Window.partitionBy("_source_file").orderBy("_read_order")
-    return (
-        df.withColumn("_read_order", F.monotonically_increasing_id())
-        .withColumn("_source_line", F.row_number().over(order))
-        .drop("_read_order")
+    """Return `df` (lines as the text reader gives them, with `_source_file` and `SPLIT_START`, the byte offset of
+    the part of the file a task read them from) plus `_source_line`, 1-based within each file.
+
+    A task reads its splits line by line, in order, and `monotonically_increasing_id` numbers a task's rows one after
+    another: a line's number is its place in its split plus the lines of the file's earlier splits. Only a row per
+    split is gathered (and broadcast), never a file's lines into one task to be sorted, so what a task holds does
+    not grow with the size of a file. The lines are read twice: once to count each split's, once to number them.
+    """
+    ordered = df.withColumn("_read_order", F.monotonically_increasing_id())
+    earlier = Window.partitionBy("_source_file").orderBy(SPLIT_START).rowsBetween(Window.unboundedPreceding, -1)
+    splits = (
+        ordered.groupBy("_source_file", SPLIT_START)
+        .agg(F.min("_read_order").alias("_first"), F.count(F.lit(1)).alias("_lines"))
+        .withColumn("_before", F.coalesce(F.sum("_lines").over(earlier), F.lit(0)))
+        .drop("_lines")
+    )
+    line = F.col("_read_order") - F.col("_first") + F.col("_before") + 1
+    return ordered.join(F.broadcast(splits), ["_source_file", SPLIT_START]).select(
+        *(c for c in df.columns if c != SPLIT_START), line.cast("int").alias("_source_line")
     )
 
 

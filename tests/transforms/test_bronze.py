@@ -50,14 +50,38 @@ def test_parse_json_lines_gives_the_reason_a_line_is_unusable(spark):
 def test_line_numbers_count_within_each_file(spark):
     other = FILE.replace("orders_", "more_")
     lines = spark.createDataFrame(
-        [("a", FILE), ("b", FILE), ("c", other), ("d", FILE)], "value string, _source_file string"
+        [("a", FILE, 0), ("b", FILE, 0), ("d", FILE, 0), ("c", other, 0)],  # a task reads a split through
+        f"value string, _source_file string, {tf.SPLIT_START} long",
     ).coalesce(1)
     numbered = lines.transform(tf.with_line_numbers)
     expected = spark.createDataFrame(
-        [("a", FILE, 1), ("b", FILE, 2), ("c", other, 1), ("d", FILE, 3)],
+        [("a", FILE, 1), ("b", FILE, 2), ("d", FILE, 3), ("c", other, 1)],
         "value string, _source_file string, _source_line int",
     )
     assert_df_equality(numbered, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_line_numbers_run_on_across_the_splits_a_file_is_read_in(spark, tmp_path):
+    """A file larger than a split is read by several tasks: its lines are numbered as in the file all the same."""
+    big, small = tmp_path / "big.jsonl", tmp_path / "small.jsonl"
+    big.write_text("".join(f"big {n:05d}\n" for n in range(1, 2001)))  # 20,000 bytes
+    small.write_text("small 1\nsmall 2\n")
+    before = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "3000")
+    try:
+        read = spark.read.text([str(big), str(small)]).withColumns(
+            {"_source_file": F.col("_metadata.file_name"), tf.SPLIT_START: F.col("_metadata.file_block_start")}
+        )
+        splits = read.select("_source_file", tf.SPLIT_START).distinct().count()
+        numbered = read.transform(tf.with_line_numbers).collect()
+    finally:
+        spark.conf.set("spark.sql.files.maxPartitionBytes", before)
+    assert splits > 5  # the big file really was read in parts
+    assert sorted((r._source_file, r._source_line, r.value) for r in numbered) == [
+        *(("big.jsonl", n, f"big {n:05d}") for n in range(1, 2001)),
+        ("small.jsonl", 1, "small 1"),
+        ("small.jsonl", 2, "small 2"),
+    ]
 
 
 def test_ingestion_metadata_has_the_batch_and_the_landing_day_from_the_folder(spark):
