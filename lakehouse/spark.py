@@ -138,6 +138,11 @@ def get_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.adaptive.enabled", "true")
+        # Adaptive execution packs neighbouring shuffle partitions into one task, by default up to half a stage's
+        # data (64 MB of shuffle at most): two such tasks at once sort a whole pass's rows in memory. Packing only up
+        # to 16 MB leaves a big stage its shuffle partitions, each a share of the pass, while a day's small stages
+        # still pack into a task or two (docs/performance.md, "The driver's memory").
+        .config("spark.sql.adaptive.advisoryPartitionSizeInBytes", "16m")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         # The table layer hands Spark explicit file lists; listing them with a distributed job (Spark's default
         # above 32 paths) costs more than it saves on one machine.
