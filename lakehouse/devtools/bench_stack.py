@@ -61,15 +61,22 @@ spark.executor.metrics.pollingInterval 100ms
 """
 
 
-def _spark_memory(events: Path) -> float:
+def _spark_memory(events: Path) -> tuple[float, str]:
     """Return the peak of the memory Spark's memory manager handed out (execution and storage, MB) in the run's
-    event logs (0 when there is none)."""
-    peak = 0
+    event logs, and the step whose stage it was in (the job's description; 0 and "" when there is no log)."""
+    peak, stage, steps = 0, None, {}
     for log in events.glob("*/events_*"):
         for line in log.read_text(errors="replace").splitlines():
-            if '"SparkListenerStageExecutorMetrics"' in line:
-                peak = max(peak, json.loads(line)["Executor Metrics"].get("OnHeapUnifiedMemory", 0))
-    return peak / 2**20
+            if '"SparkListenerStageSubmitted"' in line:
+                submitted = json.loads(line)
+                described = submitted.get("Properties", {}).get("spark.job.description", "")
+                steps[submitted["Stage Info"]["Stage ID"]] = described.removeprefix("Delta: ").split(" (run ")[0]
+            elif '"SparkListenerStageExecutorMetrics"' in line:
+                metrics = json.loads(line)
+                held = metrics["Executor Metrics"].get("OnHeapUnifiedMemory", 0)
+                if held > peak:
+                    peak, stage = held, metrics["Stage ID"]
+    return peak / 2**20, steps.get(stage, "")
 
 
 def _live_heap(log_dir: Path) -> float:
@@ -95,6 +102,7 @@ class Measured:
     steps: dict[str, float]
     spark_mb: float = 0.0  # the peak of what Spark's memory manager handed out
     passes: int = 1  # a backlog larger than a pass is taken in passes (LAKEHOUSE_PASS_MAX_MB)
+    spark_peak_step: str = ""  # the step running the stage that peak was in
 
 
 def _run(settings: Settings, label: str, layers: tuple[str, ...] = SPARK_LAYERS) -> Measured:
@@ -128,10 +136,10 @@ def _run(settings: Settings, label: str, layers: tuple[str, ...] = SPARK_LAYERS)
     if process.returncode != 0:
         raise RuntimeError(f"{label} failed:\n{output[-4000:]}")
     steps = {step: float(took) for step, took in STEP_LINE.findall(output)}
-    live, managed = _live_heap(gc_logs), _spark_memory(events)
+    live, (managed, peak_step) = _live_heap(gc_logs), _spark_memory(events)
     shutil.rmtree(gc_logs, ignore_errors=True)
     passes = max((int(n) for n in PASS_LINE.findall(output)), default=1)
-    return Measured(seconds, live, steps, managed, passes)
+    return Measured(seconds, live, steps, managed, passes, peak_step)
 
 
 class _Shown(list):
@@ -215,7 +223,8 @@ def _bench_triple(triple: Settings, days: int, events_per_day: int | None, remot
             (
                 f"  memory Spark manages (sort and hash pages, cached blocks), peak: 1× / {label}",
                 f"{remote.spark_mb:,.0f} / {run.spark_mb:,.0f} MB",
-                f"{run.spark_mb / max(remote.spark_mb, 1):.2f}×; target: flat",
+                f"{run.spark_mb / max(remote.spark_mb, 1):.2f}×; target: flat; at the peak:"
+                f" {remote.spark_peak_step or '?'} / {run.spark_peak_step or '?'}",
             )
         )
         rows.append(
