@@ -41,8 +41,13 @@ def extension_directory(names: tuple[str, ...] = ("delta",)) -> Path:
         if not source.is_file():
             raise UserError(f"the DuckDB {name} extension for DuckDB {version} is not installed: run `make setup`")
         link = target / source.name
-        if not link.exists():
-            link.symlink_to(source)
+        if not (link.is_symlink() and link.readlink() == source):
+            # The cache is shared: a link another checkout made may point into its environment, gone since (a
+            # removed worktree); this process's own takes its place, atomically, as processes may race here.
+            fresh = link.with_name(f".{link.name}.{os.getpid()}")
+            fresh.unlink(missing_ok=True)
+            fresh.symlink_to(source)
+            fresh.replace(link)
     return root
 
 
