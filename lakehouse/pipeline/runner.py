@@ -163,10 +163,10 @@ def run(
     try:
         while True:
             part = landing.next_pass(ctx.tables, limit) if limit else None
-            final = part is None or part.until is None
+            until = part.until if part is not None else None  # None: this pass takes everything waiting
+            final = until is None
             if part is not None and (number > 1 or not final):
                 listener.note(f"pass {number}: {part.describe()}")
-            until = None if final else part.until  # type: ignore[union-attr]
             if number > 1:
                 ctx = ctx.next_pass(number, until)
             else:
